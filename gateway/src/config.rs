@@ -1,1 +1,288 @@
-//! Work in progress.
+//! Configuration: the one struct every part of Sealgate is set up from.
+//!
+//! A setting comes from, in order of precedence, the command line, its environment variable
+//! (`SEALGATE_` and the option's name in capitals), the TOML file named by `--config`, and the
+//! default documented on the field. `sealgate.example.toml` at the repository root lists them all.
+//! Everything is validated here, at start-up, so that a bad setting stops the process before it
+//! listens.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::backend::BackendConfig;
+
+/// Where the default configuration keeps its state when `--data-dir` is not given.
+pub const DEFAULT_DATA_DIR: &str = "sealgate-data";
+/// Where the gateway listens when `--listen` is not given.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8300";
+/// The region Sealgate reports and expects in signatures when `--region` is not given.
+pub const DEFAULT_REGION: &str = "us-east-1";
+
+/// Options of `sealgate serve`, as given on the command line, in the environment or in the file.
+///
+/// Every field is optional here; [`Config::resolve`] fills in the defaults.
+#[derive(Debug, Default, Clone, clap::Args, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub struct ServeOptions {
+    /// A TOML file with any of these options (command line and environment win over it).
+    #[arg(long, env = "SEALGATE_CONFIG")]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8300].
+    #[arg(long, env = "SEALGATE_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Folder for all state: backend folder, key store, root key, credentials
+    /// [default: ./sealgate-data].
+    #[arg(long, env = "SEALGATE_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// The region clients sign for and Sealgate reports [default: us-east-1].
+    #[arg(long, env = "SEALGATE_REGION")]
+    pub region: Option<String>,
+    /// Domains for virtual-hosted-style requests (`BUCKET.DOMAIN`), comma separated.
+    #[arg(long, env = "SEALGATE_VIRTUAL_HOST_DOMAINS", value_delimiter = ',')]
+    pub virtual_host_domains: Option<Vec<String>>,
+    /// URL of an S3 server to store objects in, instead of the data dir's `objects/` folder.
+    #[arg(long, env = "SEALGATE_BACKEND_ENDPOINT")]
+    pub backend_endpoint: Option<String>,
+    /// Region of the backend S3 server [default: us-east-1].
+    #[arg(long, env = "SEALGATE_BACKEND_REGION")]
+    pub backend_region: Option<String>,
+    /// Access key id for the backend S3 server.
+    #[arg(long, env = "SEALGATE_BACKEND_ACCESS_KEY_ID")]
+    pub backend_access_key_id: Option<String>,
+    /// Secret access key for the backend S3 server (prefer the environment variable).
+    #[arg(long, env = "SEALGATE_BACKEND_SECRET_ACCESS_KEY", hide_env_values = true)]
+    pub backend_secret_access_key: Option<String>,
+    /// Log format: `text` or `json` [default: text].
+    #[arg(long, env = "SEALGATE_LOG_FORMAT")]
+    pub log_format: Option<LogFormat>,
+    /// Log filter, as `RUST_LOG` [default: info].
+    #[arg(long, env = "SEALGATE_LOG_LEVEL")]
+    pub log_level: Option<String>,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The resolved configuration, every default filled in and validated.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Address the gateway listens on.
+    pub listen: SocketAddr,
+    /// Folder for all state.
+    pub data_dir: PathBuf,
+    /// The region Sealgate reports and expects in signatures.
+    pub region: String,
+    /// Domains for virtual-hosted-style requests.
+    pub virtual_host_domains: Vec<String>,
+    /// Where objects are stored.
+    pub backend: BackendConfig,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// Log filter.
+    pub log_level: String,
+}
+
+/// A setting that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The config file could not be read.
+    #[error("cannot read config file {path}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The config file is not valid TOML for these options.
+    #[error("invalid config file {path}: {source}")]
+    Parse {
+        path: PathBuf,
+        #[source]
+        source: toml::de::Error,
+    },
+    /// A setting has a value Sealgate cannot use.
+    #[error("invalid setting {name}: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+impl ServeOptions {
+    /// Fills every option not given here from `file`.
+    fn or(self, file: ServeOptions) -> ServeOptions {
+        ServeOptions {
+            config: self.config,
+            listen: self.listen.or(file.listen),
+            data_dir: self.data_dir.or(file.data_dir),
+            region: self.region.or(file.region),
+            virtual_host_domains: self.virtual_host_domains.or(file.virtual_host_domains),
+            backend_endpoint: self.backend_endpoint.or(file.backend_endpoint),
+            backend_region: self.backend_region.or(file.backend_region),
+            backend_access_key_id: self.backend_access_key_id.or(file.backend_access_key_id),
+            backend_secret_access_key: self
+                .backend_secret_access_key
+                .or(file.backend_secret_access_key),
+            log_format: self.log_format.or(file.log_format),
+            log_level: self.log_level.or(file.log_level),
+        }
+    }
+}
+
+impl Config {
+    /// Merges the options with the config file they name, applies defaults and validates.
+    pub fn resolve(options: ServeOptions) -> Result<Config, ConfigError> {
+        let options = match options.config.clone() {
+            Some(path) => options.or(read_file(&path)?),
+            None => options,
+        };
+        let data_dir = options.data_dir.unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+        let region = options.region.unwrap_or_else(|| DEFAULT_REGION.to_owned());
+        validate_region("region", &region)?;
+        let backend = backend_config(&data_dir, &options.backend_endpoint, &options)?;
+
+        Ok(Config {
+            listen: options.listen.unwrap_or_else(default_listen),
+            data_dir,
+            region,
+            virtual_host_domains: options.virtual_host_domains.unwrap_or_default(),
+            backend,
+            log_format: options.log_format.unwrap_or_default(),
+            log_level: options.log_level.unwrap_or_else(|| "info".to_owned()),
+        })
+    }
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8300))
+}
+
+fn read_file(path: &Path) -> Result<ServeOptions, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|source| ConfigError::Parse {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+fn validate_region(name: &'static str, region: &str) -> Result<(), ConfigError> {
+    let valid = !region.is_empty()
+        && region
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if valid {
+        Ok(())
+    } else {
+        Err(ConfigError::Invalid {
+            name,
+            reason: format!("{region:?} is not a region name"),
+        })
+    }
+}
+
+fn backend_config(
+    data_dir: &Path,
+    endpoint: &Option<String>,
+    options: &ServeOptions,
+) -> Result<BackendConfig, ConfigError> {
+    let Some(endpoint) = endpoint else {
+        return Ok(BackendConfig::Folder {
+            root: data_dir.join("objects"),
+        });
+    };
+    let url = endpoint.trim_end_matches('/');
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err(ConfigError::Invalid {
+            name: "backend_endpoint",
+            reason: format!("{url:?} is not an http:// or https:// URL"),
+        });
+    }
+    let region = options
+        .backend_region
+        .clone()
+        .unwrap_or_else(|| DEFAULT_REGION.to_owned());
+    validate_region("backend_region", &region)?;
+    let (Some(access_key_id), Some(secret)) = (
+        options.backend_access_key_id.clone(),
+        options.backend_secret_access_key.clone(),
+    ) else {
+        return Err(ConfigError::Invalid {
+            name: "backend_access_key_id",
+            reason: "an S3 backend needs an access key id and a secret access key".to_owned(),
+        });
+    };
+    Ok(BackendConfig::s3(url, &region, &access_key_id, secret))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_use_the_local_folder() {
+        let config = Config::resolve(ServeOptions::default()).unwrap();
+        assert_eq!(config.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(config.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
+        assert_eq!(config.region, "us-east-1");
+        assert!(matches!(config.backend, BackendConfig::Folder { .. }));
+    }
+
+    #[test]
+    fn the_command_line_wins_over_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sealgate.toml");
+        std::fs::write(&path, "listen = \"127.0.0.1:9000\"\nregion = \"eu-west-1\"\n").unwrap();
+        let options = ServeOptions {
+            config: Some(path),
+            region: Some("ap-south-1".to_owned()),
+            ..ServeOptions::default()
+        };
+        let config = Config::resolve(options).unwrap();
+        assert_eq!(config.listen.port(), 9000);
+        assert_eq!(config.region, "ap-south-1");
+    }
+
+    #[test]
+    fn unknown_file_options_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sealgate.toml");
+        std::fs::write(&path, "lissten = \"127.0.0.1:9000\"\n").unwrap();
+        let options = ServeOptions {
+            config: Some(path),
+            ..ServeOptions::default()
+        };
+        assert!(matches!(
+            Config::resolve(options),
+            Err(ConfigError::Parse { .. })
+        ));
+    }
+
+    #[test]
+    fn an_s3_backend_needs_credentials() {
+        let options = ServeOptions {
+            backend_endpoint: Some("http://127.0.0.1:9000".to_owned()),
+            ..ServeOptions::default()
+        };
+        assert!(matches!(
+            Config::resolve(options),
+            Err(ConfigError::Invalid { .. })
+        ));
+    }
+
+    #[test]
+    fn the_example_file_parses() {
+        let text = include_str!("../../sealgate.example.toml");
+        let options: ServeOptions = toml::from_str(text).unwrap();
+        assert!(options.listen.is_some());
+    }
+}

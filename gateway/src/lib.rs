@@ -13,6 +13,8 @@ pub mod body;
 pub mod config;
 pub mod error;
 pub mod keys;
+pub mod metrics;
 pub mod s3;
 pub mod seal;
 pub mod server;
+pub mod startup;

@@ -1,1 +1,70 @@
-fn main() {}
+//! The `sealgate` binary: `sealgate serve` runs the gateway.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use sealgate::config::{Config, LogFormat, ServeOptions};
+
+/// An S3-compatible gateway that encrypts every object, with its own KMS.
+#[derive(Parser)]
+#[command(name = "sealgate", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway (S3 API, KMS API, health endpoints).
+    Serve(Box<ServeOptions>),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(options) => serve(*options),
+    }
+}
+
+fn serve(options: ServeOptions) -> ExitCode {
+    let config = match Config::resolve(options) {
+        Ok(config) => config,
+        Err(error) => return fail(&error),
+    };
+    init_logging(config.log_format, &config.log_level);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => return fail(&error),
+    };
+    match runtime.block_on(sealgate::startup::run(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(error = %error, "sealgate stopped");
+            fail(&error)
+        }
+    }
+}
+
+fn init_logging(format: LogFormat, filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+#[allow(clippy::print_stderr)]
+fn fail(error: &dyn std::error::Error) -> ExitCode {
+    eprint!("sealgate: {error}");
+    let mut source = error.source();
+    while let Some(cause) = source {
+        eprint!(": {cause}");
+        source = cause.source();
+    }
+    eprintln!();
+    ExitCode::FAILURE
+}

@@ -1,1 +1,191 @@
-//! Work in progress.
+//! The edge of the request path: accept connections, give each request an id and a span, route it.
+//!
+//! Takes TCP connections on the configured address (HTTP/1.1 and h2c through hyper-util's auto
+//! builder), and hands every request to [`App::handle`], which answers `/health/*` itself and
+//! passes everything else to [`crate::s3`]. Shuts down gracefully on SIGINT or SIGTERM: stops
+//! accepting, lets requests in flight finish for up to 30 seconds.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, combinators::BoxBody};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tracing::{Instrument, field};
+
+use crate::auth::CredentialStore;
+use crate::backend::Backend;
+use crate::body::BoxError;
+use crate::keys::DataKeys;
+use crate::metrics::Metrics;
+
+/// The body of every response Sealgate sends.
+pub type ResponseBody = BoxBody<Bytes, BoxError>;
+
+/// How long requests in flight may take to finish after a shutdown signal.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Everything a request needs, shared by all connections. Holds no per-request state.
+pub struct App {
+    /// The store behind the gateway.
+    pub backend: Arc<dyn Backend>,
+    /// Data keys from kms-core.
+    pub keys: DataKeys,
+    /// Access keys and their secrets.
+    pub credentials: Arc<dyn CredentialStore>,
+    /// The region clients sign for.
+    pub region: String,
+    /// Domains for virtual-hosted-style requests.
+    pub virtual_host_domains: Vec<String>,
+    /// Counters for `/metrics`.
+    pub metrics: Arc<Metrics>,
+}
+
+/// A response with a small in-memory body.
+pub fn full(status: StatusCode, body: impl Into<Bytes>) -> Response<ResponseBody> {
+    let body = Full::new(body.into()).map_err(|never| match never {}).boxed();
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    response
+}
+
+/// A response with no body.
+pub fn empty(status: StatusCode) -> Response<ResponseBody> {
+    full(status, Bytes::new())
+}
+
+impl App {
+    /// Answers one request. Never fails: every error has become a response by here.
+    pub async fn handle(self: Arc<Self>, request: Request<Incoming>) -> Response<ResponseBody> {
+        let request_id = new_request_id();
+        let span = tracing::debug_span!(
+            "request",
+            request_id = %request_id,
+            operation = field::Empty,
+            bucket = field::Empty,
+            key = field::Empty,
+            access_key_id = field::Empty,
+        );
+        let mut response = async {
+            // `/health/live` is also bucket `health`, key `live`: signed requests are S3's.
+            let unsigned = !is_signed(&request);
+            match request.uri().path() {
+                "/health/live" if unsigned => full(StatusCode::OK, "ok\n"),
+                "/health/ready" if unsigned => self.ready().await,
+                "/metrics" if unsigned => full(StatusCode::OK, self.metrics.render()),
+                _ => crate::s3::handle(&self, request, &request_id).await,
+            }
+        }
+        .instrument(span)
+        .await;
+        set_request_id(&mut response, &request_id);
+        self.metrics.request(response.status());
+        response
+    }
+
+    /// Ready when the backend and the key store answer.
+    async fn ready(&self) -> Response<ResponseBody> {
+        let backend = self.backend.ready().await;
+        let keys = self.keys.ready();
+        match (backend, keys) {
+            (Ok(()), Ok(())) => full(StatusCode::OK, "ready\n"),
+            (Err(error), _) => {
+                tracing::warn!(error = %error, "not ready: backend");
+                full(StatusCode::SERVICE_UNAVAILABLE, "backend unavailable\n")
+            }
+            (_, Err(error)) => {
+                tracing::warn!(error = %error, "not ready: key store");
+                full(StatusCode::SERVICE_UNAVAILABLE, "key store unavailable\n")
+            }
+        }
+    }
+}
+
+/// Whether a request carries a signature, in its headers or its query.
+fn is_signed<B>(request: &Request<B>) -> bool {
+    let query = request.uri().query().unwrap_or("");
+    request.headers().contains_key(http::header::AUTHORIZATION)
+        || query.contains("X-Amz-Signature=")
+        || query.contains("Signature=")
+}
+
+fn new_request_id() -> String {
+    let bytes: [u8; 8] = rand::random();
+    hex::encode_upper(bytes)
+}
+
+fn set_request_id(response: &mut Response<ResponseBody>, request_id: &str) {
+    if let Ok(value) = http::HeaderValue::from_str(request_id) {
+        response.headers_mut().insert("x-amz-request-id", value.clone());
+        response.headers_mut().insert("x-amz-id-2", value);
+    }
+}
+
+/// Serves `app` on `listener` until a shutdown signal, then drains connections.
+pub async fn serve(app: Arc<App>, listener: TcpListener) -> std::io::Result<()> {
+    let builder = auto::Builder::new(TokioExecutor::new());
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown_signal());
+
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _peer)) => {
+                    let app = app.clone();
+                    let service = service_fn(move |request| {
+                        let app = app.clone();
+                        async move { Ok::<_, Infallible>(app.handle(request).await) }
+                    });
+                    let connection = builder.serve_connection(TokioIo::new(stream), service);
+                    let connection = graceful.watch(connection.into_owned());
+                    tokio::spawn(async move {
+                        if let Err(error) = connection.await {
+                            tracing::debug!(error = %error, "connection ended with an error");
+                        }
+                    });
+                }
+                Err(error) => tracing::warn!(error = %error, "accept failed"),
+            },
+            () = &mut shutdown => break,
+        }
+    }
+
+    tracing::info!("shutting down: draining connections");
+    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("connections still open after the drain timeout");
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let terminate = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut signal) => {
+                    signal.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = interrupt => {},
+            () = terminate => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}

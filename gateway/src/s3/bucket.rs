@@ -1,0 +1,92 @@
+//! Bucket handlers: ListBuckets, CreateBucket, HeadBucket, DeleteBucket, GetBucketLocation.
+//!
+//! A Sealgate bucket is the backend bucket of the same name (a folder, or a bucket on the S3
+//! backend); these calls pass through to the backend with S3's rules and errors.
+
+use http::{Response, StatusCode};
+use hyper::body::Incoming;
+
+use super::Call;
+use super::xml;
+use crate::error::Error;
+use crate::server::{ResponseBody, empty, full};
+
+/// The largest CreateBucketConfiguration body we read.
+const MAX_CONFIGURATION_BODY: u64 = 64 * 1024;
+
+/// ListBuckets.
+pub async fn list(call: &Call<'_>) -> Result<Response<ResponseBody>, Error> {
+    let buckets = call.app.backend.list_buckets().await?;
+    let owner = call.owner();
+    Ok(xml_response(xml::list_buckets(&buckets, &owner)?))
+}
+
+/// CreateBucket: one owner for every bucket, so an existing bucket is always ours.
+pub async fn create(call: &Call<'_>, bucket: &str, body: Incoming) -> Result<Response<ResponseBody>, Error> {
+    let configuration = super::read_small_body(call, body, MAX_CONFIGURATION_BODY).await?;
+    if !configuration.is_empty() {
+        let location = xml::parse_create_bucket(&configuration)?;
+        check_location(call, location.as_deref())?;
+    }
+    match call.app.backend.create_bucket(bucket).await {
+        Ok(()) => {}
+        Err(crate::backend::BackendError::BucketAlreadyExists { .. }) => {
+            return Err(Error::BucketAlreadyOwnedByYou { bucket: bucket.to_owned() });
+        }
+        Err(error) => return Err(error.into()),
+    }
+    tracing::info!(bucket, "bucket created");
+    let mut response = empty(StatusCode::OK);
+    if let Ok(location) = http::HeaderValue::from_str(&format!("/{bucket}")) {
+        response.headers_mut().insert(http::header::LOCATION, location);
+    }
+    Ok(response)
+}
+
+/// A location constraint other than ours is refused, as S3 does.
+fn check_location(call: &Call<'_>, location: Option<&str>) -> Result<(), Error> {
+    match location {
+        None | Some("") => Ok(()),
+        Some(region) if region == call.app.region => Ok(()),
+        Some(region) => Err(Error::InvalidLocationConstraint { region: region.to_owned() }),
+    }
+}
+
+/// HeadBucket.
+pub async fn head(call: &Call<'_>, bucket: &str) -> Result<Response<ResponseBody>, Error> {
+    call.app.backend.head_bucket(bucket).await?;
+    let mut response = empty(StatusCode::OK);
+    if let Ok(region) = http::HeaderValue::from_str(&call.app.region) {
+        response.headers_mut().insert("x-amz-bucket-region", region);
+    }
+    Ok(response)
+}
+
+/// DeleteBucket: refused with BucketNotEmpty unless empty.
+pub async fn delete(call: &Call<'_>, bucket: &str) -> Result<Response<ResponseBody>, Error> {
+    call.app.backend.delete_bucket(bucket).await?;
+    tracing::info!(bucket, "bucket deleted");
+    Ok(empty(StatusCode::NO_CONTENT))
+}
+
+/// GetBucketLocation: an empty constraint means us-east-1, as in S3.
+pub async fn location(call: &Call<'_>, bucket: &str) -> Result<Response<ResponseBody>, Error> {
+    call.app.backend.head_bucket(bucket).await?;
+    Ok(xml_response(xml::location_constraint(&call.app.region)?))
+}
+
+/// A 200 answer with an XML body.
+pub fn xml_response(body: String) -> Response<ResponseBody> {
+    let mut response = full(StatusCode::OK, body);
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/xml"),
+    );
+    response
+}
+
+/// GetBucketVersioning: versioning is never enabled, which S3 reports as an empty document.
+pub async fn versioning(call: &Call<'_>, bucket: &str) -> Result<Response<ResponseBody>, Error> {
+    call.app.backend.head_bucket(bucket).await?;
+    Ok(xml_response(xml::versioning_configuration()?))
+}

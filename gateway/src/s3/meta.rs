@@ -1,0 +1,131 @@
+//! The `sealgate-*` metadata every stored object carries, and its records sealed under the
+//! object's data key.
+//!
+//! Written by PUT before the body streams, read by GET, HEAD and LIST. Frozen names and meanings
+//! (docs/format.md, "Backend metadata"): objects already written depend on them.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+
+use crate::backend::StoredMeta;
+use crate::seal;
+
+/// Metadata name of the format version. Do not change.
+pub const FORMAT: &str = "sealgate-format";
+/// Metadata name of the wrapped data key (base64 of kms-core's blob). Do not change.
+pub const WRAPPED_KEY: &str = "sealgate-key";
+/// Metadata name of the plaintext length (decimal). Do not change.
+pub const SIZE: &str = "sealgate-size";
+/// Metadata name of the sealed client headers (base64). Do not change.
+pub const HEADERS: &str = "sealgate-headers";
+/// Metadata name of the sealed ETag record, when known before the upload (base64). Do not change.
+pub const ETAG: &str = "sealgate-etag";
+
+/// The only format version this build writes; it reads every version listed in format.md.
+pub const FORMAT_VERSION: &str = "1";
+
+/// What the metadata of a stored object says, still sealed where it was sealed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectMeta {
+    /// kms-core's blob: the data key wrapped under a master-key version.
+    pub wrapped_key: Vec<u8>,
+    /// The plaintext length.
+    pub size: u64,
+    /// The client headers, sealed (see [`seal::seal_record`]).
+    pub sealed_headers: Vec<u8>,
+    /// The plaintext MD5, sealed, when it was known before the body was written.
+    pub sealed_etag: Option<Vec<u8>>,
+}
+
+/// Metadata that Sealgate did not write or cannot read.
+#[derive(Debug, thiserror::Error)]
+#[error("object metadata unusable: {reason}")]
+pub struct MetaError {
+    /// What is wrong, for the log only.
+    pub reason: &'static str,
+}
+
+impl ObjectMeta {
+    /// The metadata as the backend stores it.
+    pub fn to_stored(&self) -> StoredMeta {
+        let mut stored = StoredMeta::new();
+        stored.insert(FORMAT.to_owned(), FORMAT_VERSION.to_owned());
+        stored.insert(WRAPPED_KEY.to_owned(), BASE64.encode(&self.wrapped_key));
+        stored.insert(SIZE.to_owned(), self.size.to_string());
+        stored.insert(HEADERS.to_owned(), BASE64.encode(&self.sealed_headers));
+        if let Some(etag) = &self.sealed_etag {
+            stored.insert(ETAG.to_owned(), BASE64.encode(etag));
+        }
+        stored
+    }
+
+    /// Reads the metadata the backend returned.
+    pub fn from_stored(stored: &StoredMeta) -> Result<ObjectMeta, MetaError> {
+        match stored.get(FORMAT).map(String::as_str) {
+            Some(FORMAT_VERSION) => {}
+            Some(_) => return Err(MetaError { reason: "unknown format version" }),
+            None => return Err(MetaError { reason: "not written by sealgate" }),
+        }
+        let size = required(stored, SIZE)?
+            .parse()
+            .map_err(|_| MetaError { reason: "size is not a number" })?;
+        Ok(ObjectMeta {
+            wrapped_key: decode(required(stored, WRAPPED_KEY)?)?,
+            size,
+            sealed_headers: decode(required(stored, HEADERS)?)?,
+            sealed_etag: stored.get(ETAG).map(|etag| decode(etag)).transpose()?,
+        })
+    }
+
+    /// Whether a stored body of `stored_len` bytes is what this metadata describes.
+    pub fn matches_body(&self, stored_len: u64) -> bool {
+        seal::plaintext_len(stored_len) == Some(self.size)
+    }
+}
+
+fn required<'a>(stored: &'a StoredMeta, name: &'static str) -> Result<&'a str, MetaError> {
+    stored
+        .get(name)
+        .map(String::as_str)
+        .ok_or(MetaError { reason: "a sealgate-* entry is missing" })
+}
+
+fn decode(value: &str) -> Result<Vec<u8>, MetaError> {
+    BASE64
+        .decode(value)
+        .map_err(|_| MetaError { reason: "an entry is not base64" })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> ObjectMeta {
+        ObjectMeta {
+            wrapped_key: vec![1, 2, 3],
+            size: 70000,
+            sealed_headers: vec![4, 5],
+            sealed_etag: Some(vec![6; 32]),
+        }
+    }
+
+    #[test]
+    fn round_trips_through_stored_metadata() {
+        let meta = sample();
+        assert_eq!(ObjectMeta::from_stored(&meta.to_stored()).unwrap(), meta);
+    }
+
+    #[test]
+    fn values_are_ascii() {
+        let stored = sample().to_stored();
+        assert!(stored.values().all(|value| value.is_ascii()));
+    }
+
+    #[test]
+    fn foreign_objects_are_refused() {
+        assert!(ObjectMeta::from_stored(&StoredMeta::new()).is_err());
+        let mut stored = sample().to_stored();
+        stored.insert(FORMAT.to_owned(), "9".to_owned());
+        assert!(ObjectMeta::from_stored(&stored).is_err());
+    }
+}

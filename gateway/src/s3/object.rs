@@ -1,0 +1,310 @@
+//! Object handlers: PutObject, GetObject, HeadObject, DeleteObject, DeleteObjects.
+//!
+//! Each reads like the data path. PUT: stored headers, a fresh data key, the verified body sealed
+//! in segments, the backend write. GET: the stored metadata, the data key unwrapped, the segments
+//! the range needs read and opened, the plaintext streamed back.
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use futures::{StreamExt, TryStreamExt};
+use http::{HeaderValue, Response, StatusCode, header};
+use http_body_util::{BodyExt, StreamBody};
+use hyper::body::{Frame, Incoming};
+use md5::Digest;
+
+use super::Call;
+use super::headers::{self, Conditions, RangeOutcome, StoredHeaders};
+use super::meta::ObjectMeta;
+use crate::backend::StoredObject;
+use crate::body::ByteStream;
+use crate::error::Error;
+use crate::seal;
+use crate::server::{ResponseBody, empty};
+
+/// The largest object a single PUT may store, as in S3.
+pub const MAX_PUT_SIZE: u64 = 5 * 1024 * 1024 * 1024;
+/// Bodies up to this size are verified whole before anything is written, so their ETag can go in
+/// the metadata and a HEAD or GET needs no trailer read.
+const INLINE_ETAG_LIMIT: u64 = 1024 * 1024;
+/// The server-side-encryption header S3 returns for objects under the default master key.
+const SSE_HEADER: &str = "x-amz-server-side-encryption";
+
+/// An object's metadata opened: what GET and HEAD answer from.
+pub struct Opened {
+    /// The stored body as the backend reported it.
+    pub stored: StoredObject,
+    /// The object's metadata.
+    pub meta: ObjectMeta,
+    /// The object's data key.
+    pub key: Arc<kms_core::aead::Key>,
+    /// The client headers kept with the object.
+    pub headers: StoredHeaders,
+    /// The quoted ETag.
+    pub etag: String,
+}
+
+/// PutObject.
+pub async fn put(call: &Call<'_>, bucket: &str, key: &str, body: Incoming) -> Result<Response<ResponseBody>, Error> {
+    let headers = StoredHeaders::from_request(&call.parts.headers)?;
+    check_sse_request(&call.parts.headers)?;
+    let body = crate::auth::verify_body(&call.who, &call.parts, body)?;
+    let size = body.decoded_length.ok_or(Error::MissingContentLength)?;
+    if size > MAX_PUT_SIZE {
+        return Err(Error::EntityTooLarge { size });
+    }
+
+    let object_key = call.app.keys.generate(bucket, key)?;
+    let key_arc = Arc::new(object_key.key);
+    let sealed_headers = seal::seal_record(&key_arc, seal::RecordKind::Headers, &headers.to_json()?)?;
+
+    let (input, inline_md5) = if size <= INLINE_ETAG_LIMIT {
+        let plaintext = collect(body.stream, size).await?;
+        let md5: [u8; 16] = md5::Md5::digest(&plaintext).into();
+        (single(plaintext), Some(md5))
+    } else {
+        (body.stream, None)
+    };
+    let meta = ObjectMeta {
+        wrapped_key: object_key.wrapped,
+        size,
+        sealed_headers,
+        sealed_etag: inline_md5.map(|md5| seal::seal_etag(&key_arc, &md5).to_vec()),
+    };
+
+    let sealed = seal::seal_stream(key_arc.clone(), 0, size, inline_md5.is_none(), input);
+    call.app
+        .backend
+        .put(bucket, key, &meta.to_stored(), seal::sealed_len(size), sealed.stream)
+        .await?;
+    let md5 = match inline_md5 {
+        Some(md5) => md5,
+        None => sealed.digest.await.map_err(Error::from)?,
+    };
+    tracing::debug!(bucket, key, size, master_key = %object_key.master_key_id, "object sealed");
+
+    let mut response = empty(StatusCode::OK);
+    set(&mut response, header::ETAG, &quoted(&md5));
+    set(&mut response, SSE_HEADER, "AES256");
+    Ok(response)
+}
+
+/// GetObject and HeadObject: `with_body` tells which.
+pub async fn get(call: &Call<'_>, bucket: &str, key: &str, with_body: bool) -> Result<Response<ResponseBody>, Error> {
+    let opened = open(call, bucket, key).await?;
+    match headers::check_conditions(&call.parts.headers, &opened.etag, opened.stored.last_modified) {
+        Conditions::Proceed => {}
+        Conditions::NotModified => return Ok(not_modified(&opened)),
+        Conditions::PreconditionFailed => return Err(Error::PreconditionFailed),
+    }
+    let range = match call.parts.headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
+        None => None,
+        Some(value) => match headers::parse_range(value, opened.meta.size) {
+            RangeOutcome::Whole => None,
+            RangeOutcome::Partial(range) => Some(range),
+            RangeOutcome::Unsatisfiable => {
+                return Err(Error::InvalidRange { size: opened.meta.size });
+            }
+        },
+    };
+
+    let mut response = object_response(call, &opened, range.clone())?;
+    if with_body && opened.meta.size > 0 {
+        let wanted = range.unwrap_or(0..opened.meta.size);
+        let body = read_plaintext(call, bucket, key, &opened, wanted).await?;
+        *response.body_mut() = streaming(body, bucket, key);
+    }
+    Ok(response)
+}
+
+/// Reads the object's metadata and opens what is sealed in it.
+pub async fn open(call: &Call<'_>, bucket: &str, key: &str) -> Result<Opened, Error> {
+    let (stored, stored_meta) = call.app.backend.head(bucket, key).await?;
+    let meta = ObjectMeta::from_stored(&stored_meta).map_err(|e| Error::corrupt(bucket, key, e))?;
+    if !meta.matches_body(stored.size) {
+        return Err(Error::corrupt(bucket, key, "stored length does not match the metadata"));
+    }
+    let data_key = call
+        .app
+        .keys
+        .unwrap(bucket, key, &meta.wrapped_key)
+        .map_err(|e| Error::from_unwrap(bucket, key, e))?;
+    let data_key = Arc::new(data_key);
+    let headers_json = seal::open_record(&data_key, seal::RecordKind::Headers, &meta.sealed_headers)
+        .map_err(|e| Error::corrupt(bucket, key, e))?;
+    let headers = StoredHeaders::from_json(&headers_json).map_err(|e| Error::corrupt(bucket, key, e))?;
+    let md5 = match &meta.sealed_etag {
+        Some(sealed) => seal::open_etag(&data_key, sealed).map_err(|e| Error::corrupt(bucket, key, e))?,
+        None => read_trailer_md5(call, bucket, key, &stored, &meta, &data_key).await?,
+    };
+    Ok(Opened { stored, meta, key: data_key, headers, etag: quoted(&md5) })
+}
+
+async fn read_trailer_md5(
+    call: &Call<'_>,
+    bucket: &str,
+    key: &str,
+    stored: &StoredObject,
+    meta: &ObjectMeta,
+    data_key: &kms_core::aead::Key,
+) -> Result<[u8; 16], Error> {
+    let start = stored.size.saturating_sub(seal::TRAILER_LEN as u64);
+    let (_, _, stream) = call.app.backend.get(bucket, key, Some(start..stored.size)).await?;
+    let bytes = collect(stream, seal::TRAILER_LEN as u64).await?;
+    let trailer = seal::open_trailer(data_key, 0, seal::segment_count(meta.size), &bytes)
+        .map_err(|e| Error::corrupt(bucket, key, e))?;
+    if trailer.plaintext_len != meta.size {
+        return Err(Error::corrupt(bucket, key, "trailer length does not match the metadata"));
+    }
+    Ok(trailer.md5)
+}
+
+/// Reads and opens the segments that cover `wanted`.
+async fn read_plaintext(
+    call: &Call<'_>,
+    bucket: &str,
+    key: &str,
+    opened: &Opened,
+    wanted: Range<u64>,
+) -> Result<ByteStream, Error> {
+    let plan = seal::plan(opened.meta.size, wanted);
+    let (again, stored_meta, sealed) = call
+        .app
+        .backend
+        .get(bucket, key, Some(plan.sealed_range()))
+        .await?;
+    // Overwritten between the metadata read and this read: the data key would not fit.
+    if again.size != opened.stored.size || ObjectMeta::from_stored(&stored_meta).ok().as_ref() != Some(&opened.meta) {
+        return Err(Error::ConcurrentOverwrite);
+    }
+    Ok(seal::open_stream(opened.key.clone(), 0, opened.meta.size, plan, sealed))
+}
+
+/// Headers of a GET or HEAD answer, for the whole object or for `range`.
+fn object_response(call: &Call<'_>, opened: &Opened, range: Option<Range<u64>>) -> Result<Response<ResponseBody>, Error> {
+    let mut response = empty(StatusCode::OK);
+    let size = opened.meta.size;
+    let length = match &range {
+        Some(range) => {
+            *response.status_mut() = StatusCode::PARTIAL_CONTENT;
+            let last = range.end.saturating_sub(1);
+            set(&mut response, header::CONTENT_RANGE, &format!("bytes {}-{last}/{size}", range.start));
+            range.end - range.start
+        }
+        None => size,
+    };
+    set(&mut response, header::CONTENT_LENGTH, &length.to_string());
+    common_headers(&mut response, opened);
+    headers::apply_overrides(call.parts.uri.query(), response.headers_mut())?;
+    Ok(response)
+}
+
+fn common_headers(response: &mut Response<ResponseBody>, opened: &Opened) {
+    set(response, header::ETAG, &opened.etag);
+    set(response, header::LAST_MODIFIED, &headers::http_date(opened.stored.last_modified));
+    set(response, header::ACCEPT_RANGES, "bytes");
+    set(response, SSE_HEADER, "AES256");
+    opened.headers.apply(response.headers_mut());
+}
+
+fn not_modified(opened: &Opened) -> Response<ResponseBody> {
+    let mut response = empty(StatusCode::NOT_MODIFIED);
+    set(&mut response, header::ETAG, &opened.etag);
+    set(&mut response, header::LAST_MODIFIED, &headers::http_date(opened.stored.last_modified));
+    response
+}
+
+/// DeleteObject: S3 answers 204 whether or not the key existed.
+pub async fn delete(call: &Call<'_>, bucket: &str, key: &str) -> Result<Response<ResponseBody>, Error> {
+    call.app.backend.head_bucket(bucket).await?;
+    call.app.backend.delete(bucket, key).await?;
+    Ok(empty(StatusCode::NO_CONTENT))
+}
+
+/// Refuses encryption requests this build cannot honour, rather than storing differently.
+fn check_sse_request(headers: &http::HeaderMap) -> Result<(), Error> {
+    match headers.get(SSE_HEADER).map(HeaderValue::as_bytes) {
+        None | Some(b"AES256") => Ok(()),
+        Some(b"aws:kms") | Some(b"aws:kms:dsse") => Err(Error::NotImplemented {
+            operation: "SSE-KMS with a chosen key (issue #4)",
+        }),
+        Some(_) => Err(Error::InvalidEncryptionAlgorithm),
+    }
+    .and_then(|()| {
+        if headers.contains_key("x-amz-server-side-encryption-customer-algorithm") {
+            Err(Error::NotImplemented { operation: "SSE-C" })
+        } else {
+            Ok(())
+        }
+    })
+}
+
+/// Collects a stream that must hold exactly `len` bytes (small bodies only).
+pub async fn collect(mut stream: ByteStream, len: u64) -> Result<Bytes, Error> {
+    let capacity = usize::try_from(len).map_err(|_| Error::EntityTooLarge { size: len })?;
+    let mut buffer = BytesMut::with_capacity(capacity);
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(Error::Stream)?;
+        if (buffer.len() + chunk.len()) as u64 > len {
+            return Err(Error::IncompleteBody);
+        }
+        buffer.extend_from_slice(&chunk);
+    }
+    if buffer.len() as u64 != len {
+        return Err(Error::IncompleteBody);
+    }
+    Ok(buffer.freeze())
+}
+
+fn single(bytes: Bytes) -> ByteStream {
+    futures::stream::once(async move { Ok(bytes) }).boxed()
+}
+
+/// A response body from a plaintext stream; a failure mid-stream aborts the connection and is
+/// logged, so the client sees an error, never short or altered data.
+fn streaming(body: ByteStream, bucket: &str, key: &str) -> ResponseBody {
+    let (bucket, key) = (bucket.to_owned(), key.to_owned());
+    let stream = body
+        .inspect_err(move |error| {
+            tracing::error!(bucket = %bucket, key = %key, error = %error, "object read failed mid-response; connection aborted");
+        })
+        .map_ok(Frame::data);
+    StreamBody::new(stream).boxed()
+}
+
+/// An ETag: the quoted hex of an MD5.
+pub fn quoted(md5: &[u8; 16]) -> String {
+    format!("\"{}\"", hex::encode(md5))
+}
+
+fn set(response: &mut Response<ResponseBody>, name: impl header::IntoHeaderName, value: &str) {
+    if let Ok(value) = HeaderValue::from_str(value) {
+        response.headers_mut().insert(name, value);
+    }
+}
+
+/// The largest DeleteObjects request body we read (1000 keys of 1024 bytes, escaped).
+const MAX_DELETE_BODY: u64 = 8 * 1024 * 1024;
+/// How many deletions of one DeleteObjects request run at once.
+const DELETES_IN_FLIGHT: usize = 16;
+
+/// DeleteObjects: each key deleted on its own; failures are reported per key, as in S3.
+pub async fn delete_many(call: &Call<'_>, bucket: &str, body: Incoming) -> Result<Response<ResponseBody>, Error> {
+    let document = super::read_small_body(call, body, MAX_DELETE_BODY).await?;
+    let request = super::xml::parse_delete(&document)?;
+    call.app.backend.head_bucket(bucket).await?;
+
+    let outcomes: Vec<super::xml::DeleteOutcome> = futures::stream::iter(request.objects)
+        .map(|object| async move {
+            let result = match super::names::check_key(&object.key) {
+                Ok(()) => call.app.backend.delete(bucket, &object.key).await.map_err(|e| Error::from(e).to_s3()),
+                Err(error) => Err(error),
+            };
+            super::xml::DeleteOutcome { key: object.key, version_id: object.version_id, result }
+        })
+        .buffered(DELETES_IN_FLIGHT)
+        .collect()
+        .await;
+    Ok(super::bucket::xml_response(super::xml::delete_result(&outcomes, request.quiet)?))
+}
