@@ -162,6 +162,15 @@ impl Route {
     pub fn upload_id(&self) -> Option<&str> {
         self.query.get("uploadId")
     }
+
+    /// The resource S3 names in errors: `/bucket/key`, `/bucket` or `/`.
+    pub fn resource(&self) -> String {
+        match (&self.bucket, &self.key) {
+            (Some(bucket), Some(key)) => format!("/{bucket}/{key}"),
+            (Some(bucket), None) => format!("/{bucket}"),
+            _ => "/".to_owned(),
+        }
+    }
 }
 
 /// Routes requests for the configured virtual-hosted base domains (such as `s3.example.com`);
@@ -188,11 +197,14 @@ impl Router {
         let (bucket, key) = self.target(uri, headers)?;
         let copy = headers.contains_key("x-amz-copy-source");
         let operation = match (&bucket, &key) {
-            (None, _) => service_operation(method),
-            (Some(_), None) => bucket_operation(method, &query),
-            (Some(_), Some(_)) => object_operation(method, &query, copy),
-        }
-        .ok_or_else(|| method_not_allowed(method))?;
+            (None, _) => service_operation(method).ok_or_else(|| not_allowed(method, "SERVICE")),
+            (Some(_), None) => {
+                bucket_operation(method, &query).ok_or_else(|| not_allowed(method, "BUCKET"))
+            }
+            (Some(_), Some(_)) => {
+                object_operation(method, &query, copy).ok_or_else(|| not_allowed(method, "OBJECT"))
+            }
+        }?;
         Ok(Route {
             operation,
             bucket,
@@ -292,8 +304,11 @@ fn invalid_uri() -> S3Error {
     S3Error::new(S3ErrorCode::InvalidURI)
 }
 
-fn method_not_allowed(method: &Method) -> S3Error {
-    S3Error::new(S3ErrorCode::MethodNotAllowed).with("Method", method.as_str())
+/// `MethodNotAllowed`, naming the method and the kind of resource as S3 does.
+fn not_allowed(method: &Method, resource_type: &str) -> S3Error {
+    S3Error::new(S3ErrorCode::MethodNotAllowed)
+        .with("Method", method.as_str())
+        .with("ResourceType", resource_type)
 }
 
 fn service_operation(method: &Method) -> Option<Operation> {
@@ -850,6 +865,42 @@ mod tests {
         assert_eq!(route.query.get("fetch-owner"), Some(""));
         assert!(route.query.has("fetch-owner"));
         assert!(!route.query.has("marker"));
+    }
+
+    #[test]
+    fn method_not_allowed_names_the_resource_type() {
+        let err = route("PATCH", "/bkt/key").unwrap_err();
+        assert!(err.extra.contains(&("Method", "PATCH".into())));
+        assert!(err.extra.contains(&("ResourceType", "OBJECT".into())));
+        let err = route("PUT", "/").unwrap_err();
+        assert!(err.extra.contains(&("ResourceType", "SERVICE".into())));
+    }
+
+    #[test]
+    fn resource_names() {
+        assert_eq!(route("GET", "/").unwrap().resource(), "/");
+        assert_eq!(route("GET", "/bkt").unwrap().resource(), "/bkt");
+        assert_eq!(route("GET", "/bkt/a%20b").unwrap().resource(), "/bkt/a b");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_key_round_trips(key in "\\PC{1,200}") {
+            let encoded = percent_encoding::utf8_percent_encode(
+                &key,
+                percent_encoding::NON_ALPHANUMERIC,
+            );
+            let route = route("GET", &format!("/bkt/{encoded}")).unwrap();
+            proptest::prop_assert_eq!(route.key.as_deref(), Some(key.as_str()));
+        }
+
+        #[test]
+        fn any_path_routes_or_errs(path in "/[ -~]{0,60}") {
+            if let Ok(uri) = path.parse::<Uri>() {
+                let router = Router::new(["s3.example.com"]);
+                let _ = router.route(&Method::GET, &uri, &HeaderMap::new());
+            }
+        }
     }
 
     #[test]

@@ -1490,6 +1490,30 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_key_gives_a_well_formed_listing(key in proptest::prelude::any::<String>()) {
+            let p = page(&[key.as_str()], &[key.as_str()]);
+            assert_well_formed(&list_objects_v2(&p, &ListV2Tokens::default(), None));
+        }
+
+        #[test]
+        fn url_encoding_decodes_back(key in proptest::prelude::any::<String>()) {
+            let encoded = url_encode(&key);
+            proptest::prop_assert!(encoded.bytes().all(|b| b.is_ascii_graphic()));
+            let spaced = encoded.replace('+', " ");
+            let decoded = percent_encoding::percent_decode_str(&spaced).decode_utf8().unwrap();
+            proptest::prop_assert_eq!(decoded, key);
+        }
+
+        #[test]
+        fn delete_keys_round_trip_through_xml(key in "[^\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\r\u{FFFE}\u{FFFF}]{1,50}") {
+            let body = format!("<Delete><Object><Key>{}</Key></Object></Delete>", escape_text(&key));
+            let parsed = parse_delete(body.as_bytes()).unwrap();
+            proptest::prop_assert_eq!(&parsed.objects[0].key, &key);
+        }
+    }
+
     #[test]
     fn escape_text_table() {
         assert_eq!(escape_text("plain"), "plain");
