@@ -145,8 +145,8 @@ impl Conditions {
         let text = |name: HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
         let date = |name: HeaderName| text(name).and_then(parse_http_date);
         Self {
-            if_match: text(header::IF_MATCH).map(str::to_owned),
-            if_none_match: text(header::IF_NONE_MATCH).map(str::to_owned),
+            if_match: joined_list(headers, header::IF_MATCH),
+            if_none_match: joined_list(headers, header::IF_NONE_MATCH),
             if_modified_since: date(header::IF_MODIFIED_SINCE),
             if_unmodified_since: date(header::IF_UNMODIFIED_SINCE),
         }
@@ -184,6 +184,16 @@ impl Conditions {
         }
         Precondition::Proceed
     }
+}
+
+/// A list header that may arrive on several lines, joined with commas as RFC 9110 allows.
+fn joined_list(headers: &HeaderMap, name: HeaderName) -> Option<String> {
+    let values: Vec<&str> = headers
+        .get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    (!values.is_empty()).then(|| values.join(", "))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -752,6 +762,15 @@ mod tests {
         assert_eq!(c.if_unmodified_since, None);
         assert!(!c.is_empty());
         assert!(Conditions::from_headers(&HeaderMap::new()).is_empty());
+    }
+
+    #[test]
+    fn etag_lists_may_span_header_lines() {
+        let mut h = HeaderMap::new();
+        h.append(header::IF_NONE_MATCH, HeaderValue::from_static("\"x\""));
+        h.append(header::IF_NONE_MATCH, HeaderValue::from_static("\"abc\""));
+        let c = Conditions::from_headers(&h);
+        assert_eq!(c.evaluate(ETAG, at(0)), Precondition::NotModified);
     }
 
     #[test]

@@ -103,6 +103,12 @@ impl Operation {
     }
 }
 
+impl std::fmt::Display for Operation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// The decoded query string, in the order sent. `+` decodes to a space, as S3 reads queries.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Query(Vec<(String, String)>);
@@ -381,6 +387,7 @@ const BUCKET_SUBRESOURCES: &[(&str, &str, &str, &str)] = &[
         "",
     ),
     ("policyStatus", "GetBucketPolicyStatus", "", ""),
+    ("session", "CreateSession", "", ""),
     (
         "metadataTable",
         "GetBucketMetadataTableConfiguration",
@@ -721,6 +728,7 @@ mod tests {
                 "ListBucketIntelligentTieringConfigurations",
             ),
             ("GET", "/bkt?policyStatus", "GetBucketPolicyStatus"),
+            ("GET", "/bkt?session", "CreateSession"),
             ("POST", "/bkt", "PostObject"),
             ("POST", "/bkt/key?restore", "RestoreObject"),
             (
