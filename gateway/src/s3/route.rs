@@ -8,8 +8,6 @@
 //! back as [`Operation::Unsupported`] naming them, so the handler can answer `NotImplemented`;
 //! requests no S3 operation matches are refused with `MethodNotAllowed`.
 
-use std::borrow::Cow;
-
 use http::{HeaderMap, Method, Uri};
 use percent_encoding::percent_decode_str;
 
@@ -227,11 +225,14 @@ impl Router {
     fn target(&self, uri: &Uri, headers: &HeaderMap) -> Result<Target, S3Error> {
         let path = uri.path().strip_prefix('/').unwrap_or(uri.path());
         let (bucket, key) = match self.host_bucket(uri, headers) {
-            Some(bucket) => (Some(Cow::Owned(bucket)), decode_path(path)?),
-            None => split_path_style(path)?,
+            Some(bucket) => (bucket, decode_path(path)?),
+            None => {
+                let (bucket, key) = path.split_once('/').unwrap_or((path, ""));
+                (decode_path(bucket)?, decode_path(key)?)
+            }
         };
-        let bucket = bucket.filter(|b| !b.is_empty()).map(Cow::into_owned);
-        let key = key.filter(|k| !k.is_empty() && bucket.is_some());
+        let bucket = Some(bucket).filter(|b| !b.is_empty());
+        let key = Some(key).filter(|k| !k.is_empty() && bucket.is_some());
         check_target(bucket.as_deref(), key.as_deref())?;
         Ok((bucket, key))
     }
@@ -261,20 +262,12 @@ fn strip_port(host: &str) -> &str {
     host.rsplit_once(':').map_or(host, |(name, _)| name)
 }
 
-fn split_path_style(path: &str) -> Result<(Option<Cow<'_, str>>, Option<String>), S3Error> {
-    let (bucket, key) = path.split_once('/').unwrap_or((path, ""));
-    let bucket = percent_decode_str(bucket)
-        .decode_utf8()
-        .map_err(|_| invalid_uri())?;
-    Ok((Some(bucket), decode_path(key)?))
-}
-
 /// Decodes a path segment: `%XX` escapes only; `+` stays a plus.
-fn decode_path(raw: &str) -> Result<Option<String>, S3Error> {
+fn decode_path(raw: &str) -> Result<String, S3Error> {
     let decoded = percent_decode_str(raw)
         .decode_utf8()
         .map_err(|_| invalid_uri())?;
-    Ok(Some(decoded.into_owned()))
+    Ok(decoded.into_owned())
 }
 
 fn decode_query_part(raw: &str) -> Result<String, S3Error> {
