@@ -245,6 +245,27 @@ impl S3Error {
             .with("ArgumentValue", value)
     }
 
+    /// `NoSuchBucket`, naming the bucket as S3 does.
+    pub fn no_such_bucket(bucket: &str) -> Self {
+        Self::new(S3ErrorCode::NoSuchBucket).with("BucketName", bucket)
+    }
+
+    /// `NoSuchKey`, naming the key as S3 does.
+    pub fn no_such_key(key: &str) -> Self {
+        Self::new(S3ErrorCode::NoSuchKey).with("Key", key)
+    }
+
+    /// `NoSuchUpload`, naming the upload id as S3 does.
+    pub fn no_such_upload(upload_id: &str) -> Self {
+        Self::new(S3ErrorCode::NoSuchUpload).with("UploadId", upload_id)
+    }
+
+    /// `NotImplemented` for an S3 operation Sealgate does not serve, naming it.
+    pub fn not_implemented(operation: &str) -> Self {
+        let message = format!("{operation} is not implemented by Sealgate");
+        Self::with_message(S3ErrorCode::NotImplemented, message)
+    }
+
     /// The HTTP status of the response.
     pub fn status(&self) -> StatusCode {
         self.code.status()
@@ -419,6 +440,23 @@ mod tests {
         let xml = err.to_xml("id");
         assert!(!xml.contains('\u{1}'));
         assert!(xml.contains("<Key>a\u{FFFD}b&lt;</Key>"));
+    }
+
+    #[test]
+    fn helpers_carry_s3_context() {
+        let xml = S3Error::no_such_bucket("b").to_xml("r");
+        assert!(xml.contains("<Code>NoSuchBucket</Code>"));
+        assert!(xml.contains("<BucketName>b</BucketName>"));
+        assert!(
+            S3Error::no_such_key("k")
+                .to_xml("r")
+                .contains("<Key>k</Key>")
+        );
+        let upload = S3Error::no_such_upload("u").to_xml("r");
+        assert!(upload.contains("<UploadId>u</UploadId>"));
+        let err = S3Error::not_implemented("GetBucketAcl");
+        assert_eq!(err.status().as_u16(), 501);
+        assert_eq!(err.message, "GetBucketAcl is not implemented by Sealgate");
     }
 
     #[test]
