@@ -65,6 +65,12 @@ pub enum AuthError {
         /// When it expired (X-Amz-Date plus X-Amz-Expires), as an X-Amz-Date string.
         expired_at: String,
     },
+    /// An `x-amz-*` header the signature does not cover.
+    #[error("header {name} is not signed")]
+    UnsignedHeader {
+        /// The header's name.
+        name: String,
+    },
     /// The header-authenticated request carries no x-amz-content-sha256 header.
     #[error("missing x-amz-content-sha256 header")]
     MissingContentSha256,

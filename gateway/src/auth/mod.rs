@@ -31,6 +31,7 @@ mod tests;
 use std::time::{Duration, SystemTime};
 
 use http::request::Parts;
+use sha2::{Digest, Sha256};
 
 pub use credentials::{Credential, CredentialStore, StaticCredentials};
 pub use error::AuthError;
@@ -124,28 +125,69 @@ pub struct Authenticated {
 }
 
 /// Verifies the SigV4 signature of a request head against `store`.
+///
+/// Header-signed requests must carry `x-amz-content-sha256` (as S3 requires); the body is then
+/// checked by [`verify_body`]. For services whose clients sign the body's hash without that
+/// header (KMS, IAM), use [`authenticate_buffered`].
 pub async fn authenticate(
     parts: &Parts,
+    store: &dyn CredentialStore,
+    settings: &AuthSettings,
+) -> Result<Authenticated, AuthError> {
+    authenticate_with(parts, None, store, settings).await
+}
+
+/// Verifies a request whose whole (small) body is already read, such as a KMS or IAM JSON call
+/// signed over the body's SHA-256 without an `x-amz-content-sha256` header.
+pub async fn authenticate_buffered(
+    parts: &Parts,
+    body: &[u8],
+    store: &dyn CredentialStore,
+    settings: &AuthSettings,
+) -> Result<Authenticated, AuthError> {
+    authenticate_with(parts, Some(body), store, settings).await
+}
+
+async fn authenticate_with(
+    parts: &Parts,
+    body: Option<&[u8]>,
     store: &dyn CredentialStore,
     settings: &AuthSettings,
 ) -> Result<Authenticated, AuthError> {
     let signed = parse::signed_parts(parts)?;
     check_scope(&signed, settings)?;
     check_time(&signed, settings)?;
-    let (payload, payload_hash) = payload_of(parts, &signed)?;
+    check_all_amz_headers_signed(parts, &signed)?;
+    let (payload, payload_hash) = payload_of(parts, &signed, body)?;
 
-    let credential = store
-        .lookup(&signed.access_key_id)
-        .await?
-        .ok_or_else(|| AuthError::InvalidAccessKeyId { access_key_id: signed.access_key_id.clone() })?;
+    let credential = store.lookup(&signed.access_key_id).await?.ok_or_else(|| {
+        AuthError::InvalidAccessKeyId { access_key_id: signed.access_key_id.clone() }
+    })?;
 
-    let (expected, builder) = sigv4::expected_signature(parts, &signed, &credential.secret, &payload_hash)?;
+    let secret = &credential.secret;
+    let (expected, builder) = sigv4::expected_signature(parts, &signed, secret, &payload_hash)?;
     if !secret::signatures_match(&expected, &signed.signature) {
-        tracing::debug!(access_key_id = %signed.access_key_id, ?builder, "signature does not match");
+        tracing::debug!(access_key_id = %signed.access_key_id, ?builder, "signature mismatch");
         return Err(AuthError::mismatch("request"));
     }
-    tracing::debug!(access_key_id = %signed.access_key_id, ?builder, ?payload, "request authenticated");
+    tracing::debug!(access_key_id = %signed.access_key_id, ?builder, "request authenticated");
     Ok(authenticated(credential, signed, payload))
+}
+
+/// S3 refuses header-signed requests with `x-amz-*` headers the signature does not cover.
+fn check_all_amz_headers_signed(parts: &Parts, signed: &SignedParts) -> Result<(), AuthError> {
+    if signed.location != Location::Header {
+        return Ok(());
+    }
+    let unsigned = parts
+        .headers
+        .keys()
+        .map(http::HeaderName::as_str)
+        .find(|name| name.starts_with("x-amz-") && !signed.signed_headers.iter().any(|s| s == name));
+    match unsigned {
+        Some(name) => Err(AuthError::UnsignedHeader { name: name.to_owned() }),
+        None => Ok(()),
+    }
 }
 
 /// The identity handed on, with what chunk verification needs.
@@ -168,20 +210,38 @@ fn authenticated(credential: Credential, signed: SignedParts, payload: Payload) 
 }
 
 /// The payload mode and the payload hash that goes into the canonical request.
-fn payload_of(parts: &Parts, signed: &SignedParts) -> Result<(Payload, String), AuthError> {
+fn payload_of(
+    parts: &Parts,
+    signed: &SignedParts,
+    body: Option<&[u8]>,
+) -> Result<(Payload, String), AuthError> {
     let header = parts.headers.get("x-amz-content-sha256");
     let header = header.map(|v| parse::header_str(v, "x-amz-content-sha256")).transpose()?;
-    match signed.location {
-        Location::Header => {
-            let text = header.ok_or(AuthError::MissingContentSha256)?;
-            Ok((Payload::parse(text)?, text.to_owned()))
+    let (payload, hash) = match (&signed.location, header, body) {
+        (Location::Header, Some(text), _) => (Payload::parse(text)?, text.to_owned()),
+        (Location::Header, None, Some(body)) => {
+            let digest: [u8; 32] = Sha256::digest(body).into();
+            (Payload::Sha256(digest), hex::encode(digest))
         }
-        Location::Query { .. } => {
+        (Location::Header, None, None) => return Err(AuthError::MissingContentSha256),
+        (Location::Query { .. }, header, _) => {
             let query = parse::query_pairs(parts.uri.query().unwrap_or(""));
             let signed_hash = query.into_iter().find(|(k, _)| k == "X-Amz-Content-Sha256");
             let hash = signed_hash.map_or_else(|| "UNSIGNED-PAYLOAD".to_owned(), |(_, v)| v);
-            Ok((Payload::parse(header.unwrap_or(&hash))?, hash))
+            (Payload::parse(header.unwrap_or(&hash))?, hash)
         }
+    };
+    check_buffered_hash(payload, body)?;
+    Ok((payload, hash))
+}
+
+/// A buffered body must already match a signed payload hash.
+fn check_buffered_hash(payload: Payload, body: Option<&[u8]>) -> Result<(), AuthError> {
+    match (payload, body) {
+        (Payload::Sha256(digest), Some(body)) if Sha256::digest(body)[..] != digest[..] => {
+            Err(AuthError::ContentSha256Mismatch)
+        }
+        _ => Ok(()),
     }
 }
 
