@@ -78,7 +78,7 @@ impl Algorithm {
 
     /// Decodes a base64 checksum value and checks its length.
     pub(crate) fn decode(self, value: &str) -> Result<Vec<u8>, AuthError> {
-        match BASE64.decode(value.trim()) {
+        match BASE64.decode(value.trim_matches([' ', '\t'])) {
             Ok(bytes) if bytes.len() == self.digest_len() => Ok(bytes),
             _ => Err(AuthError::invalid_checksum(format!("bad {} value", self.header()))),
         }

@@ -258,7 +258,7 @@ impl ChunkDecoder {
         let text = std::str::from_utf8(line).map_err(|_| AuthError::malformed_chunk("trailer not text"))?;
         let (name, value) =
             text.split_once(':').ok_or_else(|| AuthError::malformed_chunk("trailer without ':'"))?;
-        let (name, value) = (name.trim().to_ascii_lowercase(), value.trim().to_owned());
+        let (name, value) = (trim_ows(name).to_ascii_lowercase(), trim_ows(value).to_owned());
         if name == "x-amz-trailer-signature" {
             self.trailer_signature = Some(value);
         } else {
@@ -277,6 +277,11 @@ impl ChunkDecoder {
             .ok_or_else(|| AuthError::malformed_chunk("no x-amz-trailer-signature"))?;
         chain.check_trailer(&self.trailers, sent)
     }
+}
+
+/// Trims spaces and tabs (HTTP's optional whitespace), nothing else.
+fn trim_ows(text: &str) -> &str {
+    text.trim_matches([' ', '\t'])
 }
 
 /// Consumes the bytes of a `\r\n`; true once both were seen.

@@ -27,6 +27,8 @@ mod verify;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_chunked;
 
 use std::time::{Duration, SystemTime};
 
