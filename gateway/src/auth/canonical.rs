@@ -13,10 +13,18 @@ use sha2::{Digest, Sha256};
 use super::parse::{ALGORITHM, Location, SignedParts};
 
 /// Everything but the unreserved characters `A-Z a-z 0-9 - . _ ~` is escaped.
-const QUERY_ESCAPES: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+const QUERY_ESCAPES: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 /// The canonical request of `parts` as the client must have built it.
-pub(crate) fn canonical_request(parts: &Parts, signed: &SignedParts, payload_hash: &str) -> Vec<u8> {
+pub(crate) fn canonical_request(
+    parts: &Parts,
+    signed: &SignedParts,
+    payload_hash: &str,
+) -> Vec<u8> {
     let mut out = Vec::with_capacity(512);
     out.extend_from_slice(parts.method.as_str().as_bytes());
     out.push(b'\n');
@@ -76,11 +84,19 @@ fn reencode(component: &str) -> String {
 
 /// All values of a signed header, trimmed and space-collapsed, joined with `,`.
 fn header_value(parts: &Parts, name: &str) -> Vec<u8> {
-    let values: Vec<Vec<u8>> =
-        parts.headers.get_all(name).iter().map(|v| collapse_spaces(v.as_bytes())).collect();
+    let values: Vec<Vec<u8>> = parts
+        .headers
+        .get_all(name)
+        .iter()
+        .map(|v| collapse_spaces(v.as_bytes()))
+        .collect();
     if values.is_empty() && name == "host" {
         // HTTP/2 carries the host in the :authority pseudo-header.
-        return parts.uri.authority().map(|a| a.as_str().as_bytes().to_vec()).unwrap_or_default();
+        return parts
+            .uri
+            .authority()
+            .map(|a| a.as_str().as_bytes().to_vec())
+            .unwrap_or_default();
     }
     values.join(&b","[..])
 }

@@ -24,8 +24,13 @@ pub(crate) enum Algorithm {
     Sha256,
 }
 
-const ALGORITHMS: [Algorithm; 5] =
-    [Algorithm::Crc32, Algorithm::Crc32c, Algorithm::Crc64Nvme, Algorithm::Sha1, Algorithm::Sha256];
+const ALGORITHMS: [Algorithm; 5] = [
+    Algorithm::Crc32,
+    Algorithm::Crc32c,
+    Algorithm::Crc64Nvme,
+    Algorithm::Sha1,
+    Algorithm::Sha256,
+];
 
 impl Algorithm {
     /// The lowercase name, as in `x-amz-checksum-<name>`.
@@ -80,7 +85,10 @@ impl Algorithm {
     pub(crate) fn decode(self, value: &str) -> Result<Vec<u8>, AuthError> {
         match BASE64.decode(value.trim_matches([' ', '\t'])) {
             Ok(bytes) if bytes.len() == self.digest_len() => Ok(bytes),
-            _ => Err(AuthError::invalid_checksum(format!("bad {} value", self.header()))),
+            _ => Err(AuthError::invalid_checksum(format!(
+                "bad {} value",
+                self.header()
+            ))),
         }
     }
 }
@@ -120,7 +128,10 @@ impl Hasher {
 /// CRC-64/NVME, reflected polynomial 0x9a6c9329ac4bc9b5 (the table is built at compile time).
 const CRC64_TABLE: [u64; 256] = crc64_table();
 
-#[expect(clippy::indexing_slicing, reason = "const evaluation: an out-of-range index fails the build")]
+#[expect(
+    clippy::indexing_slicing,
+    reason = "const evaluation: an out-of-range index fails the build"
+)]
 const fn crc64_table() -> [u64; 256] {
     let mut table = [0u64; 256];
     let mut i = 0;
@@ -128,7 +139,11 @@ const fn crc64_table() -> [u64; 256] {
         let mut crc = i as u64;
         let mut bit = 0;
         while bit < 8 {
-            crc = if crc & 1 == 1 { (crc >> 1) ^ 0x9a6c_9329_ac4b_c9b5 } else { crc >> 1 };
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0x9a6c_9329_ac4b_c9b5
+            } else {
+                crc >> 1
+            };
             bit += 1;
         }
         table[i] = crc;
@@ -171,7 +186,9 @@ pub(crate) fn expected_checksum(
     let from_header = header_checksum(parts)?;
     let from_trailer = announced_trailer(parts, trailers_allowed)?;
     let expected = match (from_header, from_trailer) {
-        (Some(_), Some(_)) => return Err(AuthError::invalid_checksum("both a header and a trailer")),
+        (Some(_), Some(_)) => {
+            return Err(AuthError::invalid_checksum("both a header and a trailer"));
+        }
         (Some(found), None) | (None, Some(found)) => Some(found),
         (None, None) => None,
     };
@@ -183,12 +200,19 @@ pub(crate) fn expected_checksum(
 fn header_checksum(parts: &Parts) -> Result<Option<ExpectedChecksum>, AuthError> {
     let mut found = None;
     for algorithm in ALGORITHMS {
-        let Some(value) = parts.headers.get(algorithm.header()) else { continue };
+        let Some(value) = parts.headers.get(algorithm.header()) else {
+            continue;
+        };
         if found.is_some() {
-            return Err(AuthError::invalid_checksum("more than one x-amz-checksum-* header"));
+            return Err(AuthError::invalid_checksum(
+                "more than one x-amz-checksum-* header",
+            ));
         }
         let value = algorithm.decode(header_str(value, algorithm.header())?)?;
-        found = Some(ExpectedChecksum { algorithm, source: Source::Header(value) });
+        found = Some(ExpectedChecksum {
+            algorithm,
+            source: Source::Header(value),
+        });
     }
     Ok(found)
 }
@@ -198,15 +222,26 @@ fn announced_trailer(
     parts: &Parts,
     trailers_allowed: bool,
 ) -> Result<Option<ExpectedChecksum>, AuthError> {
-    let Some(value) = parts.headers.get("x-amz-trailer") else { return Ok(None) };
+    let Some(value) = parts.headers.get("x-amz-trailer") else {
+        return Ok(None);
+    };
     if !trailers_allowed {
-        return Err(AuthError::invalid_checksum("x-amz-trailer on a body without trailers"));
+        return Err(AuthError::invalid_checksum(
+            "x-amz-trailer on a body without trailers",
+        ));
     }
     let name = header_str(value, "x-amz-trailer")?;
     let algorithm = Algorithm::from_name(name)
-        .filter(|_| name.trim().to_ascii_lowercase().starts_with("x-amz-checksum-"))
+        .filter(|_| {
+            name.trim()
+                .to_ascii_lowercase()
+                .starts_with("x-amz-checksum-")
+        })
         .ok_or_else(|| AuthError::invalid_checksum(format!("unsupported trailer {name:?}")))?;
-    Ok(Some(ExpectedChecksum { algorithm, source: Source::Trailer }))
+    Ok(Some(ExpectedChecksum {
+        algorithm,
+        source: Source::Trailer,
+    }))
 }
 
 /// `x-amz-sdk-checksum-algorithm` must name the checksum that is sent.
@@ -214,23 +249,33 @@ fn check_sdk_algorithm(
     parts: &Parts,
     expected: Option<&ExpectedChecksum>,
 ) -> Result<(), AuthError> {
-    let Some(value) = parts.headers.get("x-amz-sdk-checksum-algorithm") else { return Ok(()) };
+    let Some(value) = parts.headers.get("x-amz-sdk-checksum-algorithm") else {
+        return Ok(());
+    };
     let named = Algorithm::from_name(header_str(value, "x-amz-sdk-checksum-algorithm")?);
     match (named, expected) {
-        (None, _) => Err(AuthError::invalid_checksum("unknown x-amz-sdk-checksum-algorithm")),
-        (Some(_), None) => Err(AuthError::invalid_checksum("algorithm named but no checksum sent")),
-        (Some(a), Some(e)) if a != e.algorithm => {
-            Err(AuthError::invalid_checksum("x-amz-sdk-checksum-algorithm names another checksum"))
-        }
+        (None, _) => Err(AuthError::invalid_checksum(
+            "unknown x-amz-sdk-checksum-algorithm",
+        )),
+        (Some(_), None) => Err(AuthError::invalid_checksum(
+            "algorithm named but no checksum sent",
+        )),
+        (Some(a), Some(e)) if a != e.algorithm => Err(AuthError::invalid_checksum(
+            "x-amz-sdk-checksum-algorithm names another checksum",
+        )),
         _ => Ok(()),
     }
 }
 
 /// The Content-MD5 digest, when sent: 16 bytes of base64, else [`AuthError::InvalidDigest`].
 pub(crate) fn content_md5(parts: &Parts) -> Result<Option<[u8; 16]>, AuthError> {
-    let Some(value) = parts.headers.get("content-md5") else { return Ok(None) };
+    let Some(value) = parts.headers.get("content-md5") else {
+        return Ok(None);
+    };
     let text = value.to_str().map_err(|_| AuthError::InvalidDigest)?;
-    let bytes = BASE64.decode(text.trim()).map_err(|_| AuthError::InvalidDigest)?;
+    let bytes = BASE64
+        .decode(text.trim())
+        .map_err(|_| AuthError::InvalidDigest)?;
     let digest: [u8; 16] = bytes.try_into().map_err(|_| AuthError::InvalidDigest)?;
     Ok(Some(digest))
 }
@@ -250,7 +295,10 @@ mod tests {
         let check = b"123456789";
         assert_eq!(hex::encode(digest(Algorithm::Crc32, check)), "cbf43926");
         assert_eq!(hex::encode(digest(Algorithm::Crc32c, check)), "e3069283");
-        assert_eq!(hex::encode(digest(Algorithm::Crc64Nvme, check)), "ae8b14860a799888");
+        assert_eq!(
+            hex::encode(digest(Algorithm::Crc64Nvme, check)),
+            "ae8b14860a799888"
+        );
         assert_eq!(
             hex::encode(digest(Algorithm::Sha1, b"abc")),
             "a9993e364706816aba3e25717850c26c9cd0d89d"
@@ -281,17 +329,29 @@ mod tests {
 
     #[test]
     fn announced_checksums() {
-        let p = parts(&[("x-amz-checksum-crc32", "AAAAAA=="), ("x-amz-sdk-checksum-algorithm", "CRC32")]);
+        let p = parts(&[
+            ("x-amz-checksum-crc32", "AAAAAA=="),
+            ("x-amz-sdk-checksum-algorithm", "CRC32"),
+        ]);
         let expected = expected_checksum(&p, false).unwrap().unwrap();
         assert_eq!(expected.source, Source::Header(vec![0; 4]));
         let p = parts(&[("x-amz-trailer", "x-amz-checksum-sha256")]);
-        assert_eq!(expected_checksum(&p, true).unwrap().unwrap().source, Source::Trailer);
+        assert_eq!(
+            expected_checksum(&p, true).unwrap().unwrap().source,
+            Source::Trailer
+        );
         assert!(expected_checksum(&p, false).is_err());
         for bad in [
             vec![("x-amz-checksum-crc32", "AAAA")],
-            vec![("x-amz-checksum-crc32", "AAAAAA=="), ("x-amz-checksum-sha1", "AAAAAA==")],
+            vec![
+                ("x-amz-checksum-crc32", "AAAAAA=="),
+                ("x-amz-checksum-sha1", "AAAAAA=="),
+            ],
             vec![("x-amz-sdk-checksum-algorithm", "CRC32")],
-            vec![("x-amz-checksum-crc32", "AAAAAA=="), ("x-amz-sdk-checksum-algorithm", "SHA1")],
+            vec![
+                ("x-amz-checksum-crc32", "AAAAAA=="),
+                ("x-amz-sdk-checksum-algorithm", "SHA1"),
+            ],
             vec![("x-amz-trailer", "x-amz-meta-foo")],
         ] {
             assert!(expected_checksum(&parts(&bad), true).is_err(), "{bad:?}");
@@ -304,7 +364,10 @@ mod tests {
         let good = parts(&[("content-md5", "1B2M2Y8AsgTpgAmY7PhCfg==")]);
         assert!(content_md5(&good).unwrap().is_some());
         for bad in ["nope!", "AAAA", ""] {
-            assert!(matches!(content_md5(&parts(&[("content-md5", bad)])), Err(AuthError::InvalidDigest)));
+            assert!(matches!(
+                content_md5(&parts(&[("content-md5", bad)])),
+                Err(AuthError::InvalidDigest)
+            ));
         }
     }
 }

@@ -41,7 +41,11 @@ struct Chain {
 impl Chain {
     fn new(seed: ChainSeed) -> Self {
         let previous = seed.seed_signature.clone();
-        Self { seed, previous, data: Sha256::new() }
+        Self {
+            seed,
+            previous,
+            data: Sha256::new(),
+        }
     }
 
     /// Checks the signature of the chunk whose data was just hashed, and moves the chain on.
@@ -52,7 +56,11 @@ impl Chain {
     }
 
     /// Checks the trailer signature over the canonical trailer lines.
-    fn check_trailer(&mut self, trailers: &[(String, String)], sent: &str) -> Result<(), AuthError> {
+    fn check_trailer(
+        &mut self,
+        trailers: &[(String, String)],
+        sent: &str,
+    ) -> Result<(), AuthError> {
         let computed = trailer_signature(&self.seed, &self.previous, trailers);
         self.advance(&computed, sent, || "trailer".to_owned())
     }
@@ -90,7 +98,9 @@ pub(crate) fn trailer_signature(
     lines.sort();
     let hash = hex::encode(Sha256::digest(lines.concat().as_bytes()));
     let (date, scope) = (&seed.amz_date, &seed.scope);
-    seed.key.sign(&format!("AWS4-HMAC-SHA256-TRAILER\n{date}\n{scope}\n{previous}\n{hash}"))
+    seed.key.sign(&format!(
+        "AWS4-HMAC-SHA256-TRAILER\n{date}\n{scope}\n{previous}\n{hash}"
+    ))
 }
 
 /// Where the decoder is in the framing.
@@ -99,9 +109,15 @@ enum State {
     /// Reading `size[;chunk-signature=...]\r\n`.
     Header,
     /// Passing `remaining` bytes of chunk data through.
-    Data { remaining: u64, signature: Option<String> },
+    Data {
+        remaining: u64,
+        signature: Option<String>,
+    },
     /// Expecting the `\r\n` after chunk data; `seen` bytes of it so far.
-    DataEnd { seen: usize, signature: Option<String> },
+    DataEnd {
+        seen: usize,
+        signature: Option<String>,
+    },
     /// Reading trailer lines until an empty one.
     Trailer,
     /// Expecting the `\r\n` that ends a body without trailer; `seen` bytes of it so far.
@@ -138,7 +154,11 @@ impl ChunkDecoder {
     }
 
     /// Decodes one piece of the raw body, pushing the payload bytes it carries onto `out`.
-    pub(crate) fn feed(&mut self, mut input: Bytes, out: &mut VecDeque<Bytes>) -> Result<(), AuthError> {
+    pub(crate) fn feed(
+        &mut self,
+        mut input: Bytes,
+        out: &mut VecDeque<Bytes>,
+    ) -> Result<(), AuthError> {
         while !input.is_empty() {
             self.step(&mut input, out)?;
         }
@@ -153,7 +173,9 @@ impl ChunkDecoder {
         }
         match self.state {
             State::Done => Ok(std::mem::take(&mut self.trailers)),
-            _ => Err(AuthError::malformed_chunk("body ended inside the aws-chunked framing")),
+            _ => Err(AuthError::malformed_chunk(
+                "body ended inside the aws-chunked framing",
+            )),
         }
     }
 
@@ -165,12 +187,20 @@ impl ChunkDecoder {
                     self.on_header(&line)?;
                 }
             }
-            State::Data { remaining, signature } => {
-                let n = usize::try_from(*remaining).unwrap_or(usize::MAX).min(input.len());
+            State::Data {
+                remaining,
+                signature,
+            } => {
+                let n = usize::try_from(*remaining)
+                    .unwrap_or(usize::MAX)
+                    .min(input.len());
                 let piece = input.split_to(n);
                 *remaining -= n as u64;
                 if *remaining == 0 {
-                    self.state = State::DataEnd { seen: 0, signature: signature.take() };
+                    self.state = State::DataEnd {
+                        seen: 0,
+                        signature: signature.take(),
+                    };
                 }
                 self.pass(piece, out);
             }
@@ -227,11 +257,18 @@ impl ChunkDecoder {
     fn on_header(&mut self, line: &[u8]) -> Result<(), AuthError> {
         let (size, signature) = parse_chunk_header(line, self.chain.is_some())?;
         if size > 0 {
-            self.state = State::Data { remaining: size, signature };
+            self.state = State::Data {
+                remaining: size,
+                signature,
+            };
             return Ok(());
         }
         self.on_chunk_end(signature.as_deref())?;
-        self.state = if self.with_trailer { State::Trailer } else { State::FinalEnd { seen: 0 } };
+        self.state = if self.with_trailer {
+            State::Trailer
+        } else {
+            State::FinalEnd { seen: 0 }
+        };
         Ok(())
     }
 
@@ -255,10 +292,15 @@ impl ChunkDecoder {
         if self.trailer_bytes > MAX_TRAILER {
             return Err(AuthError::malformed_chunk("trailer too long"));
         }
-        let text = std::str::from_utf8(line).map_err(|_| AuthError::malformed_chunk("trailer not text"))?;
-        let (name, value) =
-            text.split_once(':').ok_or_else(|| AuthError::malformed_chunk("trailer without ':'"))?;
-        let (name, value) = (trim_ows(name).to_ascii_lowercase(), trim_ows(value).to_owned());
+        let text = std::str::from_utf8(line)
+            .map_err(|_| AuthError::malformed_chunk("trailer not text"))?;
+        let (name, value) = text
+            .split_once(':')
+            .ok_or_else(|| AuthError::malformed_chunk("trailer without ':'"))?;
+        let (name, value) = (
+            trim_ows(name).to_ascii_lowercase(),
+            trim_ows(value).to_owned(),
+        );
         if name == "x-amz-trailer-signature" {
             self.trailer_signature = Some(value);
         } else {
@@ -270,7 +312,9 @@ impl ChunkDecoder {
     /// Checks the trailer signature (signed mode) and ends the body.
     fn end_trailer(&mut self) -> Result<(), AuthError> {
         self.state = State::Done;
-        let Some(chain) = &mut self.chain else { return Ok(()) };
+        let Some(chain) = &mut self.chain else {
+            return Ok(());
+        };
         let sent = self
             .trailer_signature
             .as_deref()
@@ -287,10 +331,14 @@ fn trim_ows(text: &str) -> &str {
 /// Consumes the bytes of a `\r\n`; true once both were seen.
 fn expect_crlf(seen: &mut usize, input: &mut Bytes) -> Result<bool, AuthError> {
     while *seen < 2 {
-        let Some(byte) = input.first().copied() else { return Ok(false) };
+        let Some(byte) = input.first().copied() else {
+            return Ok(false);
+        };
         let wanted = if *seen == 0 { b'\r' } else { b'\n' };
         if byte != wanted {
-            return Err(AuthError::malformed_chunk("chunk data not followed by CRLF"));
+            return Err(AuthError::malformed_chunk(
+                "chunk data not followed by CRLF",
+            ));
         }
         let _ = input.split_to(1);
         *seen += 1;
@@ -300,12 +348,14 @@ fn expect_crlf(seen: &mut usize, input: &mut Bytes) -> Result<bool, AuthError> {
 
 /// Parses `hex-size` or `hex-size;chunk-signature=<64 hex>`.
 fn parse_chunk_header(line: &[u8], signed: bool) -> Result<(u64, Option<String>), AuthError> {
-    let text = std::str::from_utf8(line).map_err(|_| AuthError::malformed_chunk("header not text"))?;
+    let text =
+        std::str::from_utf8(line).map_err(|_| AuthError::malformed_chunk("header not text"))?;
     let (size, extension) = match text.split_once(';') {
         Some((size, extension)) => (size, Some(extension)),
         None => (text, None),
     };
-    let hex_digits = !size.is_empty() && size.len() <= 16 && size.bytes().all(|b| b.is_ascii_hexdigit());
+    let hex_digits =
+        !size.is_empty() && size.len() <= 16 && size.bytes().all(|b| b.is_ascii_hexdigit());
     let size = u64::from_str_radix(size, 16)
         .ok()
         .filter(|_| hex_digits)

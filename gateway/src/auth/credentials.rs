@@ -35,7 +35,10 @@ pub struct StaticCredentials {
 impl StaticCredentials {
     /// A store holding `credentials`; a later duplicate access key id replaces an earlier one.
     pub fn new(credentials: impl IntoIterator<Item = Credential>) -> Self {
-        let by_id = credentials.into_iter().map(|c| (c.access_key_id.clone(), c)).collect();
+        let by_id = credentials
+            .into_iter()
+            .map(|c| (c.access_key_id.clone(), c))
+            .collect();
         Self { by_id }
     }
 }

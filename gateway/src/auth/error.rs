@@ -145,19 +145,27 @@ pub enum AuthError {
 
 impl AuthError {
     pub(crate) fn malformed_auth(reason: impl Into<String>) -> Self {
-        Self::MalformedAuthorization { reason: reason.into() }
+        Self::MalformedAuthorization {
+            reason: reason.into(),
+        }
     }
 
     pub(crate) fn malformed_presigned(reason: impl Into<String>) -> Self {
-        Self::MalformedPresigned { reason: reason.into() }
+        Self::MalformedPresigned {
+            reason: reason.into(),
+        }
     }
 
     pub(crate) fn malformed_chunk(reason: impl Into<String>) -> Self {
-        Self::MalformedChunk { reason: reason.into() }
+        Self::MalformedChunk {
+            reason: reason.into(),
+        }
     }
 
     pub(crate) fn invalid_checksum(reason: impl Into<String>) -> Self {
-        Self::InvalidChecksum { reason: reason.into() }
+        Self::InvalidChecksum {
+            reason: reason.into(),
+        }
     }
 
     pub(crate) fn mismatch(what: impl Into<String>) -> Self {

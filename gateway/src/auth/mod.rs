@@ -29,6 +29,8 @@ mod verify;
 mod tests;
 #[cfg(test)]
 mod tests_chunked;
+#[cfg(test)]
+mod tests_clients;
 
 use std::time::{Duration, SystemTime};
 
@@ -60,7 +62,11 @@ pub struct AuthSettings {
 impl AuthSettings {
     /// Settings for `region` with the default skew, at the current time.
     pub fn new(region: impl Into<String>) -> Self {
-        Self { region: region.into(), max_skew: DEFAULT_MAX_SKEW, now: SystemTime::now() }
+        Self {
+            region: region.into(),
+            max_skew: DEFAULT_MAX_SKEW,
+            now: SystemTime::now(),
+        }
     }
 }
 
@@ -87,10 +93,12 @@ impl Payload {
             "STREAMING-AWS4-HMAC-SHA256-PAYLOAD" => Ok(Self::StreamingSigned),
             "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER" => Ok(Self::StreamingSignedTrailer),
             "STREAMING-UNSIGNED-PAYLOAD-TRAILER" => Ok(Self::StreamingUnsignedTrailer),
-            t if t.starts_with("STREAMING-AWS4-ECDSA") => {
-                Err(AuthError::UnsupportedMechanism { what: "AWS Signature Version 4A" })
-            }
-            t => hex_sha256(t).map(Self::Sha256).ok_or(AuthError::InvalidContentSha256),
+            t if t.starts_with("STREAMING-AWS4-ECDSA") => Err(AuthError::UnsupportedMechanism {
+                what: "AWS Signature Version 4A",
+            }),
+            t => hex_sha256(t)
+                .map(Self::Sha256)
+                .ok_or(AuthError::InvalidContentSha256),
         }
     }
 
@@ -101,7 +109,10 @@ impl Payload {
 
     /// Whether an aws-chunked trailer follows the last chunk.
     pub fn has_trailer(self) -> bool {
-        matches!(self, Self::StreamingSignedTrailer | Self::StreamingUnsignedTrailer)
+        matches!(
+            self,
+            Self::StreamingSignedTrailer | Self::StreamingUnsignedTrailer
+        )
     }
 }
 
@@ -163,7 +174,9 @@ async fn authenticate_with(
     let (payload, payload_hash) = payload_of(parts, &signed, body)?;
 
     let credential = store.lookup(&signed.access_key_id).await?.ok_or_else(|| {
-        AuthError::InvalidAccessKeyId { access_key_id: signed.access_key_id.clone() }
+        AuthError::InvalidAccessKeyId {
+            access_key_id: signed.access_key_id.clone(),
+        }
     })?;
 
     let secret = &credential.secret;
@@ -185,9 +198,13 @@ fn check_all_amz_headers_signed(parts: &Parts, signed: &SignedParts) -> Result<(
         .headers
         .keys()
         .map(http::HeaderName::as_str)
-        .find(|name| name.starts_with("x-amz-") && !signed.signed_headers.iter().any(|s| s == name));
+        .find(|name| {
+            name.starts_with("x-amz-") && !signed.signed_headers.iter().any(|s| s == name)
+        });
     match unsigned {
-        Some(name) => Err(AuthError::UnsignedHeader { name: name.to_owned() }),
+        Some(name) => Err(AuthError::UnsignedHeader {
+            name: name.to_owned(),
+        }),
         None => Ok(()),
     }
 }
@@ -195,7 +212,12 @@ fn check_all_amz_headers_signed(parts: &Parts, signed: &SignedParts) -> Result<(
 /// The identity handed on, with what chunk verification needs.
 fn authenticated(credential: Credential, signed: SignedParts, payload: Payload) -> Authenticated {
     let scope = &signed.scope;
-    let key = SigningKey::derive(&credential.secret, &scope.date, &scope.region, &scope.service);
+    let key = SigningKey::derive(
+        &credential.secret,
+        &scope.date,
+        &scope.region,
+        &scope.service,
+    );
     let chain = ChainSeed {
         key,
         amz_date: signed.amz_date,
@@ -218,7 +240,9 @@ fn payload_of(
     body: Option<&[u8]>,
 ) -> Result<(Payload, String), AuthError> {
     let header = parts.headers.get("x-amz-content-sha256");
-    let header = header.map(|v| parse::header_str(v, "x-amz-content-sha256")).transpose()?;
+    let header = header
+        .map(|v| parse::header_str(v, "x-amz-content-sha256"))
+        .transpose()?;
     let (payload, hash) = match (&signed.location, header, body) {
         (Location::Header, Some(text), _) => (Payload::parse(text)?, text.to_owned()),
         (Location::Header, None, Some(body)) => {
@@ -279,9 +303,9 @@ fn check_time(signed: &SignedParts, settings: &AuthSettings) -> Result<(), AuthE
     match signed.location {
         Location::Header if skewed(ahead) || skewed(behind) => Err(too_skewed),
         Location::Query { .. } if skewed(ahead) => Err(too_skewed),
-        Location::Query { expires } if now > plus_secs(time, expires) => {
-            Err(AuthError::Expired { expired_at: format_amz_date(plus_secs(time, expires)) })
-        }
+        Location::Query { expires } if now > plus_secs(time, expires) => Err(AuthError::Expired {
+            expired_at: format_amz_date(plus_secs(time, expires)),
+        }),
         _ => Ok(()),
     }
 }

@@ -46,7 +46,10 @@ pub(crate) struct Scope {
 impl Scope {
     /// The scope as it appears in a string to sign.
     pub(crate) fn to_scope_string(&self) -> String {
-        format!("{}/{}/{}/aws4_request", self.date, self.region, self.service)
+        format!(
+            "{}/{}/{}/aws4_request",
+            self.date, self.region, self.service
+        )
     }
 }
 
@@ -82,12 +85,16 @@ pub(crate) fn signed_parts(parts: &Parts) -> Result<SignedParts, AuthError> {
 /// The error for a request without a SigV4 signature.
 fn no_signature(parts: &Parts, query: &[(String, String)]) -> AuthError {
     if find(query, "AWSAccessKeyId").is_some() && find(query, "Signature").is_some() {
-        return AuthError::UnsupportedMechanism { what: "AWS Signature Version 2" };
+        return AuthError::UnsupportedMechanism {
+            what: "AWS Signature Version 2",
+        };
     }
     let content_type = parts.headers.get(http::header::CONTENT_TYPE);
     let form = content_type.and_then(|v| v.to_str().ok()).unwrap_or("");
     if parts.method == http::Method::POST && form.starts_with("multipart/form-data") {
-        return AuthError::UnsupportedMechanism { what: "POST policy (browser-based upload)" };
+        return AuthError::UnsupportedMechanism {
+            what: "POST policy (browser-based upload)",
+        };
     }
     AuthError::Anonymous
 }
@@ -104,7 +111,11 @@ fn from_header(parts: &Parts, value: &str) -> Result<SignedParts, AuthError> {
             Some(("Credential", v)) => credential = Some(v),
             Some(("SignedHeaders", v)) => signed = Some(v),
             Some(("Signature", v)) => signature = Some(v),
-            _ => return Err(AuthError::malformed_auth(format!("unexpected field {field:?}"))),
+            _ => {
+                return Err(AuthError::malformed_auth(format!(
+                    "unexpected field {field:?}"
+                )));
+            }
         }
     }
 
@@ -127,9 +138,13 @@ fn from_header(parts: &Parts, value: &str) -> Result<SignedParts, AuthError> {
 /// The error for an Authorization header of another scheme.
 fn unsupported_scheme(value: &str) -> AuthError {
     if value.starts_with("AWS ") {
-        AuthError::UnsupportedMechanism { what: "AWS Signature Version 2" }
+        AuthError::UnsupportedMechanism {
+            what: "AWS Signature Version 2",
+        }
     } else if value.starts_with("AWS4-ECDSA-P256-SHA256") {
-        AuthError::UnsupportedMechanism { what: "AWS Signature Version 4A" }
+        AuthError::UnsupportedMechanism {
+            what: "AWS Signature Version 4A",
+        }
     } else {
         AuthError::malformed_auth("unknown authorization scheme")
     }
@@ -158,7 +173,9 @@ fn from_query(query: &[(String, String)]) -> Result<SignedParts, AuthError> {
     };
 
     if get("X-Amz-Algorithm")? != ALGORITHM {
-        return Err(AuthError::UnsupportedMechanism { what: "presigned URL algorithm" });
+        return Err(AuthError::UnsupportedMechanism {
+            what: "presigned URL algorithm",
+        });
     }
     let (access_key_id, scope) =
         credential_scope(get("X-Amz-Credential")?).map_err(AuthError::malformed_presigned)?;
@@ -166,7 +183,9 @@ fn from_query(query: &[(String, String)]) -> Result<SignedParts, AuthError> {
     let time = parse_amz_date(amz_date)
         .ok_or_else(|| AuthError::malformed_presigned("X-Amz-Date is not a date"))?;
     Ok(SignedParts {
-        location: Location::Query { expires: parse_expires(get("X-Amz-Expires")?)? },
+        location: Location::Query {
+            expires: parse_expires(get("X-Amz-Expires")?)?,
+        },
         access_key_id,
         scope,
         amz_date: amz_date.to_owned(),
@@ -183,7 +202,9 @@ fn parse_expires(text: &str) -> Result<u64, AuthError> {
     let digits = !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
     match text.parse::<u64>() {
         Ok(secs @ 1..=MAX_EXPIRES_SECS) if digits => Ok(secs),
-        _ => Err(AuthError::malformed_presigned("X-Amz-Expires must be 1 to 604800 seconds")),
+        _ => Err(AuthError::malformed_presigned(
+            "X-Amz-Expires must be 1 to 604800 seconds",
+        )),
     }
 }
 
@@ -200,7 +221,11 @@ fn credential_scope(credential: &str) -> Result<(String, Scope), String> {
         (Some(id), Some(date), Some(region), Some(service), Some("aws4_request"))
             if !id.is_empty() && is_scope_date(date) && !region.is_empty() =>
         {
-            let scope = Scope { date: date.into(), region: region.into(), service: service.into() };
+            let scope = Scope {
+                date: date.into(),
+                region: region.into(),
+                service: service.into(),
+            };
             Ok((id.to_owned(), scope))
         }
         _ => Err(format!("bad credential scope {credential:?}")),
@@ -214,7 +239,9 @@ fn is_scope_date(date: &str) -> bool {
 /// `host;x-amz-date` into names; they must be lowercase and include `host`.
 fn signed_header_list(text: &str) -> Result<Vec<String>, String> {
     let names: Vec<String> = text.split(';').map(str::to_owned).collect();
-    let well_formed = names.iter().all(|n| !n.is_empty() && n.to_ascii_lowercase() == *n);
+    let well_formed = names
+        .iter()
+        .all(|n| !n.is_empty() && n.to_ascii_lowercase() == *n);
     if !well_formed {
         return Err(format!("bad SignedHeaders {text:?}"));
     }
@@ -227,7 +254,11 @@ fn signed_header_list(text: &str) -> Result<Vec<String>, String> {
 /// A signature: 64 lowercase hex digits.
 fn signature_value(text: &str) -> Result<String, String> {
     let hex = text.len() == 64 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
-    if hex { Ok(text.to_owned()) } else { Err("signature is not 64 lowercase hex digits".into()) }
+    if hex {
+        Ok(text.to_owned())
+    } else {
+        Err("signature is not 64 lowercase hex digits".into())
+    }
 }
 
 /// Parses `20130524T000000Z`.
@@ -238,7 +269,9 @@ pub(crate) fn parse_amz_date(text: &str) -> Option<SystemTime> {
 
 /// Formats a time as `20130524T000000Z`.
 pub(crate) fn format_amz_date(time: SystemTime) -> String {
-    OffsetDateTime::from(time).format(AMZ_DATE).unwrap_or_default()
+    OffsetDateTime::from(time)
+        .format(AMZ_DATE)
+        .unwrap_or_default()
 }
 
 /// Adds seconds to a time, saturating far in the future.
@@ -251,23 +284,34 @@ pub(crate) fn header_str<'a>(
     value: &'a http::HeaderValue,
     name: &'static str,
 ) -> Result<&'a str, AuthError> {
-    value.to_str().map_err(|_| AuthError::InvalidHeader { name })
+    value
+        .to_str()
+        .map_err(|_| AuthError::InvalidHeader { name })
 }
 
 /// The query's `name=value` pairs, percent-decoded (`+` stays `+`, as SigV4 clients encode).
 pub(crate) fn query_pairs(query: &str) -> Vec<(String, String)> {
     let decode = |s: &str| percent_decode_str(s).decode_utf8_lossy().into_owned();
     let pairs = query.split('&').filter(|p| !p.is_empty());
-    pairs.map(|p| p.split_once('=').unwrap_or((p, ""))).map(|(k, v)| (decode(k), decode(v))).collect()
+    pairs
+        .map(|p| p.split_once('=').unwrap_or((p, "")))
+        .map(|(k, v)| (decode(k), decode(v)))
+        .collect()
 }
 
 fn find<'a>(query: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    query
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
 }
 
 /// The one value of a parameter: missing or repeated is an error.
 fn unique<'a>(query: &'a [(String, String)], name: &str) -> Result<&'a str, &'static str> {
-    let mut values = query.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    let mut values = query
+        .iter()
+        .filter(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str());
     match (values.next(), values.next()) {
         (Some(value), None) => Ok(value),
         (None, _) => Err("missing"),
@@ -295,10 +339,16 @@ mod tests {
             "AWS4-HMAC-SHA256 Credential=AKID/20130524/us-east-1/s3/aws4_request,\
              SignedHeaders=host;range;x-amz-date, Signature={SIG}"
         );
-        let p = parts("/k", &[("authorization", &auth), ("x-amz-date", "20130524T000000Z")]);
+        let p = parts(
+            "/k",
+            &[("authorization", &auth), ("x-amz-date", "20130524T000000Z")],
+        );
         let signed = signed_parts(&p).unwrap();
         assert_eq!(signed.access_key_id, "AKID");
-        assert_eq!(signed.scope.to_scope_string(), "20130524/us-east-1/s3/aws4_request");
+        assert_eq!(
+            signed.scope.to_scope_string(),
+            "20130524/us-east-1/s3/aws4_request"
+        );
         assert_eq!(signed.signed_headers, ["host", "range", "x-amz-date"]);
         assert_eq!(signed.location, Location::Header);
         assert_eq!(format_amz_date(signed.time), "20130524T000000Z");
@@ -310,20 +360,41 @@ mod tests {
             "AWS4-HMAC-SHA256 Credential=AKID/20130524/us-east-1/s3/aws4_request,\
              SignedHeaders=date;host,Signature={SIG}"
         );
-        let p = parts("/k", &[("authorization", &auth), ("date", "Fri, 24 May 2013 00:00:00 GMT")]);
+        let p = parts(
+            "/k",
+            &[
+                ("authorization", &auth),
+                ("date", "Fri, 24 May 2013 00:00:00 GMT"),
+            ],
+        );
         assert_eq!(signed_parts(&p).unwrap().amz_date, "20130524T000000Z");
     }
 
     #[test]
     fn refuses_what_is_not_sigv4() {
         let p = parts("/k", &[("authorization", "AWS AKID:c2lnbmF0dXJl")]);
-        assert!(matches!(signed_parts(&p), Err(AuthError::UnsupportedMechanism { .. })));
+        assert!(matches!(
+            signed_parts(&p),
+            Err(AuthError::UnsupportedMechanism { .. })
+        ));
         let p = parts("/k?AWSAccessKeyId=AKID&Expires=1&Signature=abc", &[]);
-        assert!(matches!(signed_parts(&p), Err(AuthError::UnsupportedMechanism { .. })));
-        assert!(matches!(signed_parts(&parts("/k", &[])), Err(AuthError::Anonymous)));
-        let mut p = parts("/bucket", &[("content-type", "multipart/form-data; boundary=x")]);
+        assert!(matches!(
+            signed_parts(&p),
+            Err(AuthError::UnsupportedMechanism { .. })
+        ));
+        assert!(matches!(
+            signed_parts(&parts("/k", &[])),
+            Err(AuthError::Anonymous)
+        ));
+        let mut p = parts(
+            "/bucket",
+            &[("content-type", "multipart/form-data; boundary=x")],
+        );
         p.method = http::Method::POST;
-        assert!(matches!(signed_parts(&p), Err(AuthError::UnsupportedMechanism { .. })));
+        assert!(matches!(
+            signed_parts(&p),
+            Err(AuthError::UnsupportedMechanism { .. })
+        ));
     }
 
     #[test]

@@ -48,7 +48,10 @@ pub(crate) fn expected_signature(
     if aws_sigv4_can_reproduce(parts, signed) {
         return with_aws_sigv4(parts, signed, secret, payload_hash).map(|s| (s, Builder::AwsSigv4));
     }
-    Ok((with_own_builder(parts, signed, secret, payload_hash), Builder::Own))
+    Ok((
+        with_own_builder(parts, signed, secret, payload_hash),
+        Builder::Own,
+    ))
 }
 
 /// Our own canonical request, string to sign and HMAC.
@@ -86,14 +89,23 @@ fn presign_dropped(name: &str) -> bool {
 fn presign_params_canonical(parts: &Parts, expires: u64) -> bool {
     let raw = parts.uri.query().unwrap_or("");
     let expires_raw = format!("X-Amz-Expires={expires}");
-    let once = |name: &str| raw.split('&').filter(|p| p.split('=').next() == Some(name)).count() == 1;
+    let once = |name: &str| {
+        raw.split('&')
+            .filter(|p| p.split('=').next() == Some(name))
+            .count()
+            == 1
+    };
     PRESIGN_PARAMS.iter().all(|n| once(n)) && raw.split('&').any(|p| p == expires_raw)
 }
 
 /// No `+` and only escapes that decode to UTF-8: what form_urlencoded reads as we do.
 fn query_is_plain(parts: &Parts) -> bool {
     let raw = parts.uri.query().unwrap_or("");
-    let utf8 = raw.split(['&', '=']).all(|c| percent_encoding::percent_decode_str(c).decode_utf8().is_ok());
+    let utf8 = raw.split(['&', '=']).all(|c| {
+        percent_encoding::percent_decode_str(c)
+            .decode_utf8()
+            .is_ok()
+    });
     !raw.contains('+') && utf8
 }
 
@@ -116,8 +128,14 @@ fn with_aws_sigv4(
     secret: &SecretKey,
     payload_hash: &str,
 ) -> Result<String, AuthError> {
-    let identity: Identity =
-        Credentials::new(&signed.access_key_id, secret.expose(), None, None, "sealgate").into();
+    let identity: Identity = Credentials::new(
+        &signed.access_key_id,
+        secret.expose(),
+        None,
+        None,
+        "sealgate",
+    )
+    .into();
     let time = parse_amz_date(&signed.amz_date).unwrap_or(signed.time);
     let params = v4::SigningParams::builder()
         .identity(&identity)
@@ -156,7 +174,11 @@ fn settings(location: &Location) -> SigningSettings {
 fn signed_headers<'a>(parts: &'a Parts, names: &'a [String]) -> Vec<(&'a str, &'a str)> {
     let mut out = Vec::with_capacity(names.len());
     for name in names {
-        match parts.headers.get(name.as_str()).and_then(|v| v.to_str().ok()) {
+        match parts
+            .headers
+            .get(name.as_str())
+            .and_then(|v| v.to_str().ok())
+        {
             Some(value) => out.push((name.as_str(), value)),
             None => out.extend(parts.uri.authority().map(|a| ("host", a.as_str()))),
         }
@@ -179,5 +201,9 @@ fn request_target(parts: &Parts, location: &Location) -> String {
             .filter(|p| !PRESIGN_PARAMS.contains(&p.split('=').next().unwrap_or("")))
             .collect(),
     };
-    if kept.is_empty() { path.to_owned() } else { format!("{path}?{}", kept.join("&")) }
+    if kept.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{}", kept.join("&"))
+    }
 }

@@ -28,7 +28,10 @@ pub(super) fn store() -> StaticCredentials {
 }
 
 pub(super) fn settings(now: &str) -> AuthSettings {
-    AuthSettings { now: parse_amz_date(now).unwrap(), ..AuthSettings::new("us-east-1") }
+    AuthSettings {
+        now: parse_amz_date(now).unwrap(),
+        ..AuthSettings::new("us-east-1")
+    }
 }
 
 pub(super) fn request(method: &str, uri: &str, headers: &[(&str, &str)]) -> Parts {
@@ -43,10 +46,11 @@ pub(super) fn auth(parts: &Parts, now: &str) -> Result<Authenticated, AuthError>
     futures::executor::block_on(authenticate(parts, &store(), &settings(now)))
 }
 
+pub(super) type TestBody =
+    StreamBody<futures::stream::Iter<std::vec::IntoIter<Result<Frame<Bytes>, Infallible>>>>;
+
 /// A body that arrives in exactly these pieces.
-pub(super) fn body(
-    pieces: Vec<Bytes>,
-) -> StreamBody<futures::stream::Iter<std::vec::IntoIter<Result<Frame<Bytes>, Infallible>>>> {
+pub(super) fn body(pieces: Vec<Bytes>) -> TestBody {
     let frames: Vec<_> = pieces.into_iter().map(|p| Ok(Frame::data(p))).collect();
     StreamBody::new(futures::stream::iter(frames))
 }
@@ -112,9 +116,15 @@ fn s3_doc_get_object() {
         ],
     );
     let who = auth(&parts, DOC_DATE).unwrap();
-    assert_eq!((who.access_key_id.as_str(), who.principal.as_str()), (DOC_AKID, "root"));
+    assert_eq!(
+        (who.access_key_id.as_str(), who.principal.as_str()),
+        (DOC_AKID, "root")
+    );
     assert_eq!(who.service, "s3");
-    assert_eq!(who.payload, Payload::Sha256(hex::decode(EMPTY_SHA256).unwrap().try_into().unwrap()));
+    assert_eq!(
+        who.payload,
+        Payload::Sha256(hex::decode(EMPTY_SHA256).unwrap().try_into().unwrap())
+    );
     assert_builders_agree(&parts);
 }
 
@@ -138,18 +148,35 @@ fn s3_doc_put_object_signed_with_date_header() {
         ],
     );
     let who = auth(&parts, DOC_DATE).unwrap();
-    let verified = verify_body(&who, &parts, body(vec![Bytes::from("Welcome to Amazon S3.")]));
+    let verified = verify_body(
+        &who,
+        &parts,
+        body(vec![Bytes::from("Welcome to Amazon S3.")]),
+    );
     assert_clean(drain(verified.unwrap()), b"Welcome to Amazon S3.");
 
-    let verified = verify_body(&who, &parts, body(vec![Bytes::from("Welcome to Amazon S3!")]));
-    assert!(matches!(drain(verified.unwrap()).1, Some(AuthError::ContentSha256Mismatch)));
+    let verified = verify_body(
+        &who,
+        &parts,
+        body(vec![Bytes::from("Welcome to Amazon S3!")]),
+    );
+    assert!(matches!(
+        drain(verified.unwrap()).1,
+        Some(AuthError::ContentSha256Mismatch)
+    ));
 }
 
 #[test]
 fn s3_doc_get_bucket_lifecycle_and_list_objects() {
     for (uri, signature) in [
-        ("/?lifecycle", "fea454ca298b7da1c68078a5d1bdbfbbe0d65c699e0f91ac7a200a0136783543"),
-        ("/?max-keys=2&prefix=J", "34b48302e7b5fa45bde8084f4b7868a86f0a534bc59db6670ed5711ef69dc6f7"),
+        (
+            "/?lifecycle",
+            "fea454ca298b7da1c68078a5d1bdbfbbe0d65c699e0f91ac7a200a0136783543",
+        ),
+        (
+            "/?max-keys=2&prefix=J",
+            "34b48302e7b5fa45bde8084f4b7868a86f0a534bc59db6670ed5711ef69dc6f7",
+        ),
     ] {
         let authorization = doc_auth("host;x-amz-content-sha256;x-amz-date", signature);
         let parts = request(
@@ -174,22 +201,39 @@ const DOC_PRESIGNED: &str = "/test.txt?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Cr
 
 #[test]
 fn s3_doc_presigned_get_and_its_expiry() {
-    let parts = request("GET", DOC_PRESIGNED, &[("host", "examplebucket.s3.amazonaws.com")]);
+    let parts = request(
+        "GET",
+        DOC_PRESIGNED,
+        &[("host", "examplebucket.s3.amazonaws.com")],
+    );
     let who = auth(&parts, "20130524T235959Z").unwrap();
     assert_eq!(who.payload, Payload::Unsigned);
     assert_builders_agree(&parts);
 
-    assert!(matches!(auth(&parts, "20130525T000001Z"), Err(AuthError::Expired { .. })));
+    assert!(matches!(
+        auth(&parts, "20130525T000001Z"),
+        Err(AuthError::Expired { .. })
+    ));
     assert!(matches!(
         auth(&parts, "20130523T234000Z"),
         Err(AuthError::RequestTimeTooSkewed { .. })
     ));
     let tampered = DOC_PRESIGNED.replace("X-Amz-Expires=86400", "X-Amz-Expires=86401");
-    let parts = request("GET", &tampered, &[("host", "examplebucket.s3.amazonaws.com")]);
-    assert!(matches!(auth(&parts, DOC_DATE), Err(AuthError::SignatureDoesNotMatch { .. })));
+    let parts = request(
+        "GET",
+        &tampered,
+        &[("host", "examplebucket.s3.amazonaws.com")],
+    );
+    assert!(matches!(
+        auth(&parts, DOC_DATE),
+        Err(AuthError::SignatureDoesNotMatch { .. })
+    ));
     let extra = format!("{DOC_PRESIGNED}&x-id=GetObject");
     let parts = request("GET", &extra, &[("host", "examplebucket.s3.amazonaws.com")]);
-    assert!(matches!(auth(&parts, DOC_DATE), Err(AuthError::SignatureDoesNotMatch { .. })));
+    assert!(matches!(
+        auth(&parts, DOC_DATE),
+        Err(AuthError::SignatureDoesNotMatch { .. })
+    ));
 }
 
 /// Both builders, where aws-sigv4 can run, compute the same signature.
@@ -201,7 +245,11 @@ fn assert_builders_agree(parts: &Parts) {
         .get("x-amz-content-sha256")
         .map_or("UNSIGNED-PAYLOAD", |v| v.to_str().unwrap());
     let (chosen, builder) = expected_signature(parts, &signed, &secret, hash).unwrap();
-    assert_eq!(chosen, with_own_builder(parts, &signed, &secret, hash), "{builder:?}");
+    assert_eq!(
+        chosen,
+        with_own_builder(parts, &signed, &secret, hash),
+        "{builder:?}"
+    );
     assert_eq!(chosen, signed.signature);
 }
 
@@ -214,7 +262,10 @@ fn suite_case(method: &str, uri: &str, extra: &[(&str, &str)], signed: &str, sig
         "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, \
          SignedHeaders={signed}, Signature={signature}"
     );
-    let mut headers = vec![("host", "example.amazonaws.com"), ("x-amz-date", "20150830T123600Z")];
+    let mut headers = vec![
+        ("host", "example.amazonaws.com"),
+        ("x-amz-date", "20150830T123600Z"),
+    ];
     headers.extend_from_slice(extra);
     headers.push(("authorization", &authorization));
     let parts = request(method, uri, &headers);
@@ -229,7 +280,13 @@ fn suite_case(method: &str, uri: &str, extra: &[(&str, &str)], signed: &str, sig
 #[test]
 fn sigv4_test_suite() {
     let vanilla = "host;x-amz-date";
-    suite_case("GET", "/", &[], vanilla, "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31");
+    suite_case(
+        "GET",
+        "/",
+        &[],
+        vanilla,
+        "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31",
+    );
     suite_case(
         "GET",
         "/?Param2=value2&Param1=value1",
@@ -258,7 +315,13 @@ fn sigv4_test_suite() {
         vanilla,
         "07ef7494c76fa4850883e2b006601f940f8a34d404d0cfa977f52a65bbf5f24f",
     );
-    suite_case("POST", "/", &[], vanilla, "5da7c1a2acd57cee7505fc6676e4e544621c30862966e37dddb68e92efbe5d6b");
+    suite_case(
+        "POST",
+        "/",
+        &[],
+        vanilla,
+        "5da7c1a2acd57cee7505fc6676e4e544621c30862966e37dddb68e92efbe5d6b",
+    );
     suite_case(
         "GET",
         "/",
@@ -271,11 +334,15 @@ fn sigv4_test_suite() {
 // ---- Requests signed by aws-sigv4 as a client, checked by both builders ----
 
 fn client_sign(parts: &mut Parts, body_hash: &str, presign: Option<u64>, now: &str) {
-    use aws_sigv4::http_request::{SignableBody, SignableRequest, SignatureLocation, SigningSettings, sign};
-    let identity = aws_credential_types::Credentials::new(DOC_AKID, DOC_SECRET, None, None, "t").into();
+    use aws_sigv4::http_request::{
+        SignableBody, SignableRequest, SignatureLocation, SigningSettings, sign,
+    };
+    let identity =
+        aws_credential_types::Credentials::new(DOC_AKID, DOC_SECRET, None, None, "t").into();
     let mut settings = SigningSettings::default();
     settings.percent_encoding_mode = aws_sigv4::http_request::PercentEncodingMode::Single;
-    settings.uri_path_normalization_mode = aws_sigv4::http_request::UriPathNormalizationMode::Disabled;
+    settings.uri_path_normalization_mode =
+        aws_sigv4::http_request::UriPathNormalizationMode::Disabled;
     if let Some(expires) = presign {
         settings.signature_location = SignatureLocation::QueryParams;
         settings.expires_in = Some(Duration::from_secs(expires));
@@ -290,8 +357,11 @@ fn client_sign(parts: &mut Parts, body_hash: &str, presign: Option<u64>, now: &s
         .unwrap()
         .into();
     let uri = parts.uri.to_string();
-    let headers: Vec<(&str, &str)> =
-        parts.headers.iter().map(|(k, v)| (k.as_str(), v.to_str().unwrap())).collect();
+    let headers: Vec<(&str, &str)> = parts
+        .headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.to_str().unwrap()))
+        .collect();
     let signable = SignableRequest::new(
         parts.method.as_str(),
         uri,
@@ -309,40 +379,70 @@ const NOW: &str = "20261203T120000Z";
 
 fn signed_request(method: &str, uri: &str, headers: &[(&str, &str)], hash: &str) -> Parts {
     let mut parts = request(method, uri, headers);
-    parts.headers.insert("x-amz-content-sha256", hash.parse().unwrap());
+    parts
+        .headers
+        .insert("x-amz-content-sha256", hash.parse().unwrap());
     client_sign(&mut parts, hash, None, NOW);
     parts
 }
 
 #[test]
 fn aws_sigv4_client_requests_verify() {
-    let cases: [(&str, &str, Vec<(&str, &str)>); 4] = [
-        ("GET", "/b/k%20%2B%E2%82%AC", vec![("host", "s3.local:8300")]),
-        ("GET", "/b?list-type=2&prefix=a%2Fb&delimiter=%2F", vec![("host", "s3.local")]),
-        ("PUT", "/b/dir//x/", vec![("host", "s3.local"), ("x-amz-meta-a", "one  two")]),
-        ("DELETE", "/b/..%2F.", vec![("host", "s3.local"), ("content-type", "text/plain")]),
+    type Case<'a> = (&'a str, &'a str, Vec<(&'a str, &'a str)>);
+    let cases: [Case; 4] = [
+        (
+            "GET",
+            "/b/k%20%2B%E2%82%AC",
+            vec![("host", "s3.local:8300")],
+        ),
+        (
+            "GET",
+            "/b?list-type=2&prefix=a%2Fb&delimiter=%2F",
+            vec![("host", "s3.local")],
+        ),
+        (
+            "PUT",
+            "/b/dir//x/",
+            vec![("host", "s3.local"), ("x-amz-meta-a", "one  two")],
+        ),
+        (
+            "DELETE",
+            "/b/..%2F.",
+            vec![("host", "s3.local"), ("content-type", "text/plain")],
+        ),
     ];
     for (method, uri, headers) in cases {
         let parts = signed_request(method, uri, &headers, "UNSIGNED-PAYLOAD");
         auth(&parts, NOW).unwrap_or_else(|e| panic!("{uri}: {e}"));
         let signed = signed_parts(&parts).unwrap();
         let secret = SecretKey::new(DOC_SECRET);
-        let (_, builder) = expected_signature(&parts, &signed, &secret, "UNSIGNED-PAYLOAD").unwrap();
+        let (_, builder) =
+            expected_signature(&parts, &signed, &secret, "UNSIGNED-PAYLOAD").unwrap();
         assert_eq!(builder, Builder::AwsSigv4, "{uri}");
-        assert_eq!(with_own_builder(&parts, &signed, &secret, "UNSIGNED-PAYLOAD"), signed.signature);
+        assert_eq!(
+            with_own_builder(&parts, &signed, &secret, "UNSIGNED-PAYLOAD"),
+            signed.signature
+        );
     }
 }
 
 #[test]
 fn presigned_put_by_aws_sigv4_client() {
-    let mut parts = request("PUT", "/b/up%20load?x-id=PutObject", &[("host", "s3.local")]);
+    let mut parts = request(
+        "PUT",
+        "/b/up%20load?x-id=PutObject",
+        &[("host", "s3.local")],
+    );
     client_sign(&mut parts, "UNSIGNED-PAYLOAD", Some(300), NOW);
     assert!(parts.headers.get("authorization").is_none());
     let who = auth(&parts, NOW).unwrap();
     assert_eq!(who.payload, Payload::Unsigned);
     let verified = verify_body(&who, &parts, body(vec![Bytes::from("abc")])).unwrap();
     assert_clean(drain(verified), b"abc");
-    assert!(matches!(auth(&parts, "20261203T120501Z"), Err(AuthError::Expired { .. })));
+    assert!(matches!(
+        auth(&parts, "20261203T120501Z"),
+        Err(AuthError::Expired { .. })
+    ));
 }
 
 // ---- Refusals ----
@@ -352,10 +452,19 @@ fn refusals() {
     let parts = signed_request("GET", "/b/k", &[("host", "s3.local")], EMPTY_SHA256);
     assert!(auth(&parts, NOW).is_ok());
     assert!(auth(&parts, "20261203T121459Z").is_ok());
-    assert!(matches!(auth(&parts, "20261203T121501Z"), Err(AuthError::RequestTimeTooSkewed { .. })));
-    assert!(matches!(auth(&parts, "20261203T114459Z"), Err(AuthError::RequestTimeTooSkewed { .. })));
+    assert!(matches!(
+        auth(&parts, "20261203T121501Z"),
+        Err(AuthError::RequestTimeTooSkewed { .. })
+    ));
+    assert!(matches!(
+        auth(&parts, "20261203T114459Z"),
+        Err(AuthError::RequestTimeTooSkewed { .. })
+    ));
 
-    let other_region = AuthSettings { now: parse_amz_date(NOW).unwrap(), ..AuthSettings::new("eu-west-1") };
+    let other_region = AuthSettings {
+        now: parse_amz_date(NOW).unwrap(),
+        ..AuthSettings::new("eu-west-1")
+    };
     let result = futures::executor::block_on(authenticate(&parts, &store(), &other_region));
     assert!(matches!(result, Err(AuthError::WrongRegion { .. })));
 
@@ -364,10 +473,18 @@ fn refusals() {
     assert!(matches!(result, Err(AuthError::InvalidAccessKeyId { .. })));
 
     let mut wrong_secret = parts.clone();
-    let auth_header = wrong_secret.headers["authorization"].to_str().unwrap().replace("Signature=", "Signature=0");
+    let auth_header = wrong_secret.headers["authorization"]
+        .to_str()
+        .unwrap()
+        .replace("Signature=", "Signature=0");
     let auth_header = auth_header[..auth_header.len() - 1].to_owned();
-    wrong_secret.headers.insert("authorization", auth_header.parse().unwrap());
-    assert!(matches!(auth(&wrong_secret, NOW), Err(AuthError::SignatureDoesNotMatch { .. })));
+    wrong_secret
+        .headers
+        .insert("authorization", auth_header.parse().unwrap());
+    assert!(matches!(
+        auth(&wrong_secret, NOW),
+        Err(AuthError::SignatureDoesNotMatch { .. })
+    ));
 }
 
 #[test]
@@ -375,39 +492,90 @@ fn tampering_is_detected() {
     let parts = signed_request(
         "PUT",
         "/b/k?tagging",
-        &[("host", "s3.local"), ("x-amz-meta-a", "1"), ("content-type", "text/plain")],
+        &[
+            ("host", "s3.local"),
+            ("x-amz-meta-a", "1"),
+            ("content-type", "text/plain"),
+        ],
         EMPTY_SHA256,
     );
     assert!(auth(&parts, NOW).is_ok());
     let mut tampered = parts.clone();
-    tampered.headers.insert("x-amz-meta-a", "2".parse().unwrap());
-    assert!(matches!(auth(&tampered, NOW), Err(AuthError::SignatureDoesNotMatch { .. })));
+    tampered
+        .headers
+        .insert("x-amz-meta-a", "2".parse().unwrap());
+    assert!(matches!(
+        auth(&tampered, NOW),
+        Err(AuthError::SignatureDoesNotMatch { .. })
+    ));
     let mut tampered = parts.clone();
-    tampered.headers.insert("content-type", "text/html".parse().unwrap());
-    assert!(matches!(auth(&tampered, NOW), Err(AuthError::SignatureDoesNotMatch { .. })));
+    tampered
+        .headers
+        .insert("content-type", "text/html".parse().unwrap());
+    assert!(matches!(
+        auth(&tampered, NOW),
+        Err(AuthError::SignatureDoesNotMatch { .. })
+    ));
     let mut tampered = parts.clone();
     tampered.uri = "/b/k?tagging=1".parse().unwrap();
-    assert!(matches!(auth(&tampered, NOW), Err(AuthError::SignatureDoesNotMatch { .. })));
+    assert!(matches!(
+        auth(&tampered, NOW),
+        Err(AuthError::SignatureDoesNotMatch { .. })
+    ));
     let mut tampered = parts.clone();
     tampered.uri = "/b/K?tagging".parse().unwrap();
-    assert!(matches!(auth(&tampered, NOW), Err(AuthError::SignatureDoesNotMatch { .. })));
+    assert!(matches!(
+        auth(&tampered, NOW),
+        Err(AuthError::SignatureDoesNotMatch { .. })
+    ));
     let mut tampered = parts.clone();
-    tampered.headers.insert("x-amz-meta-b", "added".parse().unwrap());
-    assert!(matches!(auth(&tampered, NOW), Err(AuthError::UnsignedHeader { .. })));
+    tampered
+        .headers
+        .insert("x-amz-meta-b", "added".parse().unwrap());
+    assert!(matches!(
+        auth(&tampered, NOW),
+        Err(AuthError::UnsignedHeader { .. })
+    ));
     let mut tampered = parts;
-    tampered.headers.insert("x-amz-content-sha256", "UNSIGNED-PAYLOAD".parse().unwrap());
-    assert!(matches!(auth(&tampered, NOW), Err(AuthError::SignatureDoesNotMatch { .. })));
+    tampered
+        .headers
+        .insert("x-amz-content-sha256", "UNSIGNED-PAYLOAD".parse().unwrap());
+    assert!(matches!(
+        auth(&tampered, NOW),
+        Err(AuthError::SignatureDoesNotMatch { .. })
+    ));
 }
 
 #[test]
 fn anonymous_and_other_mechanisms() {
-    assert!(matches!(auth(&request("GET", "/b/k", &[]), NOW), Err(AuthError::Anonymous)));
-    let v2 = request("GET", "/b/k", &[("authorization", "AWS AKIAIOSFODNN7EXAMPLE:frJIUN8DYpKDtOLCwo//yllqDzg=")]);
-    assert!(matches!(auth(&v2, NOW), Err(AuthError::UnsupportedMechanism { .. })));
+    assert!(matches!(
+        auth(&request("GET", "/b/k", &[]), NOW),
+        Err(AuthError::Anonymous)
+    ));
+    let v2 = request(
+        "GET",
+        "/b/k",
+        &[(
+            "authorization",
+            "AWS AKIAIOSFODNN7EXAMPLE:frJIUN8DYpKDtOLCwo//yllqDzg=",
+        )],
+    );
+    assert!(matches!(
+        auth(&v2, NOW),
+        Err(AuthError::UnsupportedMechanism { .. })
+    ));
     let parts = request("GET", "/b/k", &[("host", "s3.local"), ("x-amz-date", NOW)]);
     let mut no_hash = parts;
-    no_hash.headers.insert("authorization", doc_auth("host;x-amz-date", &"0".repeat(64)).parse().unwrap());
-    assert!(matches!(auth(&no_hash, "20130524T000000Z"), Err(AuthError::MalformedAuthorization { .. })));
+    no_hash.headers.insert(
+        "authorization",
+        doc_auth("host;x-amz-date", &"0".repeat(64))
+            .parse()
+            .unwrap(),
+    );
+    assert!(matches!(
+        auth(&no_hash, "20130524T000000Z"),
+        Err(AuthError::MalformedAuthorization { .. })
+    ));
 }
 
 #[test]
@@ -440,10 +608,22 @@ fn check_plain(headers: &[(&str, &str)], data: &[u8]) -> Result<Vec<u8>, AuthErr
 #[test]
 fn content_md5_good_bad_malformed() {
     let md5 = "XUFAKrxLKna5cZ2REBfFkg=="; // MD5("hello")
-    assert_eq!(check_plain(&[("content-md5", md5)], b"hello").unwrap(), b"hello");
-    assert!(matches!(check_plain(&[("content-md5", md5)], b"hellO"), Err(AuthError::BadDigest)));
-    assert!(matches!(check_plain(&[("content-md5", "XUFAKrxLKna5cZ2REBfF")], b"hello"), Err(AuthError::InvalidDigest)));
-    assert!(matches!(check_plain(&[("content-md5", "***")], b"hello"), Err(AuthError::InvalidDigest)));
+    assert_eq!(
+        check_plain(&[("content-md5", md5)], b"hello").unwrap(),
+        b"hello"
+    );
+    assert!(matches!(
+        check_plain(&[("content-md5", md5)], b"hellO"),
+        Err(AuthError::BadDigest)
+    ));
+    assert!(matches!(
+        check_plain(&[("content-md5", "XUFAKrxLKna5cZ2REBfF")], b"hello"),
+        Err(AuthError::InvalidDigest)
+    ));
+    assert!(matches!(
+        check_plain(&[("content-md5", "***")], b"hello"),
+        Err(AuthError::InvalidDigest)
+    ));
 }
 
 #[test]
@@ -452,11 +632,21 @@ fn checksum_headers_each_algorithm() {
         ("x-amz-checksum-crc32", "NhCmhg=="),
         ("x-amz-checksum-crc32c", "mnG7TA=="),
         ("x-amz-checksum-sha1", "qvTGHdzF6KLavt4PO0gs2a6pQ00="),
-        ("x-amz-checksum-sha256", "LPJNul+wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ="),
+        (
+            "x-amz-checksum-sha256",
+            "LPJNul+wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ=",
+        ),
     ] {
-        assert_eq!(check_plain(&[(header, value)], b"hello").unwrap(), b"hello", "{header}");
+        assert_eq!(
+            check_plain(&[(header, value)], b"hello").unwrap(),
+            b"hello",
+            "{header}"
+        );
         let result = check_plain(&[(header, value)], b"hellp");
-        assert!(matches!(result, Err(AuthError::ChecksumMismatch { .. })), "{header}");
+        assert!(
+            matches!(result, Err(AuthError::ChecksumMismatch { .. })),
+            "{header}"
+        );
     }
 }
 
@@ -464,17 +654,28 @@ fn checksum_headers_each_algorithm() {
 fn declared_length_is_enforced() {
     assert!(matches!(
         check_plain(&[("content-length", "6")], b"hello"),
-        Err(AuthError::IncompleteBody { expected: 6, received: 5 })
+        Err(AuthError::IncompleteBody {
+            expected: 6,
+            received: 5
+        })
     ));
-    assert!(matches!(check_plain(&[("content-length", "4")], b"hello"), Err(AuthError::BodyTooLong { .. })));
-    assert_eq!(check_plain(&[("content-length", "5")], b"hello").unwrap(), b"hello");
+    assert!(matches!(
+        check_plain(&[("content-length", "4")], b"hello"),
+        Err(AuthError::BodyTooLong { .. })
+    ));
+    assert_eq!(
+        check_plain(&[("content-length", "5")], b"hello").unwrap(),
+        b"hello"
+    );
 }
 
 #[test]
 fn transport_failure_is_a_body_error() {
     let (who, parts) = put_with(&[], "UNSIGNED-PAYLOAD");
-    let frames: Vec<Result<Frame<Bytes>, std::io::Error>> =
-        vec![Ok(Frame::data(Bytes::from("a"))), Err(std::io::Error::other("reset"))];
+    let frames: Vec<Result<Frame<Bytes>, std::io::Error>> = vec![
+        Ok(Frame::data(Bytes::from("a"))),
+        Err(std::io::Error::other("reset")),
+    ];
     let broken = StreamBody::new(futures::stream::iter(frames));
     let (data, error) = drain(verify_body(&who, &parts, broken).unwrap());
     assert_eq!(data, b"a");
@@ -514,7 +715,11 @@ fn doc_chunked_parts() -> Parts {
 
 fn doc_chunked_body(signatures: [&str; 3]) -> Vec<u8> {
     let mut out = Vec::new();
-    for (size, signature) in [(65536usize, signatures[0]), (1024, signatures[1]), (0, signatures[2])] {
+    for (size, signature) in [
+        (65536usize, signatures[0]),
+        (1024, signatures[1]),
+        (0, signatures[2]),
+    ] {
         out.extend_from_slice(format!("{size:x};chunk-signature={signature}\r\n").as_bytes());
         out.extend(std::iter::repeat_n(b'a', size));
         out.extend_from_slice(b"\r\n");
@@ -529,7 +734,13 @@ fn s3_doc_chunked_upload_verifies_every_chunk() {
     assert_eq!(who.payload, Payload::StreamingSigned);
     let raw = doc_chunked_body(DOC_CHUNK_SIGS);
     assert_eq!(raw.len(), 66824);
-    for cuts in [vec![], vec![1], vec![87, 88, 89], vec![65623, 65624, 65625, 65626], vec![66739, 66740, 66822, 66823]] {
+    for cuts in [
+        vec![],
+        vec![1],
+        vec![87, 88, 89],
+        vec![65623, 65624, 65625, 65626],
+        vec![66739, 66740, 66822, 66823],
+    ] {
         let verified = verify_body(&who, &parts, body(split_into(&raw, &cuts))).unwrap();
         assert_eq!(verified.decoded_length, Some(66560));
         let (data, error) = drain(verified);
@@ -543,7 +754,10 @@ fn s3_doc_chunked_upload_verifies_every_chunk() {
         signatures[which] = &altered;
         let raw = doc_chunked_body(signatures);
         let (_, error) = drain(verify_body(&who, &parts, body(vec![Bytes::from(raw)])).unwrap());
-        assert!(matches!(error, Some(AuthError::SignatureDoesNotMatch { .. })), "{which}");
+        assert!(
+            matches!(error, Some(AuthError::SignatureDoesNotMatch { .. })),
+            "{which}"
+        );
     }
 }
 
@@ -551,7 +765,8 @@ fn s3_doc_chunked_upload_verifies_every_chunk() {
 fn chunk_signatures_match_aws_sigv4() {
     let parts = doc_chunked_parts();
     let who = auth(&parts, DOC_DATE).unwrap();
-    let identity = aws_credential_types::Credentials::new(DOC_AKID, DOC_SECRET, None, None, "t").into();
+    let identity =
+        aws_credential_types::Credentials::new(DOC_AKID, DOC_SECRET, None, None, "t").into();
     let params = aws_sigv4::sign::v4::SigningParams::builder()
         .identity(&identity)
         .region("us-east-1")
@@ -562,8 +777,15 @@ fn chunk_signatures_match_aws_sigv4() {
         .unwrap();
     let data = Bytes::from(vec![b'a'; 65536]);
     let theirs = aws_sigv4::sign::v4::sign_chunk(&data, DOC_SEED, &params).unwrap();
-    let ours = chunk_signature(&who.chain, DOC_SEED, &hex::encode(sha2::Sha256::digest(&data)));
-    assert_eq!((theirs.signature(), ours.as_str()), (DOC_CHUNK_SIGS[0], DOC_CHUNK_SIGS[0]));
+    let ours = chunk_signature(
+        &who.chain,
+        DOC_SEED,
+        &hex::encode(sha2::Sha256::digest(&data)),
+    );
+    assert_eq!(
+        (theirs.signature(), ours.as_str()),
+        (DOC_CHUNK_SIGS[0], DOC_CHUNK_SIGS[0])
+    );
 
     let mut headers = aws_smithy_runtime_api::http::Headers::new();
     headers.insert("x-amz-checksum-crc32c", "sOO8/Q==");

@@ -6,14 +6,19 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use bytes::Bytes;
 use proptest::prelude::*;
 
-use super::chunked::{ChainSeed, chunk_signature, trailer_signature};
 use super::checksum::Algorithm;
+use super::chunked::{ChainSeed, chunk_signature, trailer_signature};
 use super::tests::{DOC_SECRET, assert_clean, body, drain, request, split_into};
 use super::*;
 
 const SEED: &str = "4f232c4386841ef735655705268965c44a0e4690baa4adea153f7db9fa80a0a9";
-const ALGORITHMS: [Algorithm; 5] =
-    [Algorithm::Crc32, Algorithm::Crc32c, Algorithm::Crc64Nvme, Algorithm::Sha1, Algorithm::Sha256];
+const ALGORITHMS: [Algorithm; 5] = [
+    Algorithm::Crc32,
+    Algorithm::Crc32c,
+    Algorithm::Crc64Nvme,
+    Algorithm::Sha1,
+    Algorithm::Sha256,
+];
 
 fn seed() -> ChainSeed {
     ChainSeed {
@@ -53,7 +58,10 @@ fn encode_with(
     payload: Payload,
     trailer: Option<(Algorithm, String)>,
 ) -> Vec<u8> {
-    let signed = matches!(payload, Payload::StreamingSigned | Payload::StreamingSignedTrailer);
+    let signed = matches!(
+        payload,
+        Payload::StreamingSigned | Payload::StreamingSignedTrailer
+    );
     let seed = seed();
     let mut previous = SEED.to_owned();
     let mut out = Vec::new();
@@ -88,16 +96,28 @@ fn encode_with(
     out
 }
 
-fn parts_for(_payload: Payload, decoded: usize, trailer: Option<Algorithm>) -> http::request::Parts {
+fn parts_for(
+    _payload: Payload,
+    decoded: usize,
+    trailer: Option<Algorithm>,
+) -> http::request::Parts {
     let decoded = decoded.to_string();
-    let mut headers = vec![("content-encoding", "aws-chunked"), ("x-amz-decoded-content-length", decoded.as_str())];
+    let mut headers = vec![
+        ("content-encoding", "aws-chunked"),
+        ("x-amz-decoded-content-length", decoded.as_str()),
+    ];
     if let Some(algorithm) = trailer {
         headers.push(("x-amz-trailer", algorithm.header()));
     }
     request("PUT", "/b/k", &headers)
 }
 
-fn decode(payload: Payload, trailer: Option<Algorithm>, data_len: usize, pieces: Vec<Bytes>) -> (Vec<u8>, Option<AuthError>) {
+fn decode(
+    payload: Payload,
+    trailer: Option<Algorithm>,
+    data_len: usize,
+    pieces: Vec<Bytes>,
+) -> (Vec<u8>, Option<AuthError>) {
     let parts = parts_for(payload, data_len, trailer);
     drain(verify_body(&who(payload), &parts, body(pieces)).unwrap())
 }
@@ -133,10 +153,23 @@ fn every_truncation_fails_before_the_end() {
     for (payload, trailer) in MODES {
         let raw = encode(&data, 50, payload, trailer);
         // A trailer may end with the body instead of an empty line: only that last line may go.
-        let allowed = if payload.has_trailer() { raw.len() - 2 } else { raw.len() };
+        let allowed = if payload.has_trailer() {
+            raw.len() - 2
+        } else {
+            raw.len()
+        };
         for len in 0..allowed {
-            let (_, error) = decode(payload, trailer, data.len(), vec![Bytes::copy_from_slice(&raw[..len])]);
-            assert!(error.is_some(), "{payload:?} truncated to {len} of {}", raw.len());
+            let (_, error) = decode(
+                payload,
+                trailer,
+                data.len(),
+                vec![Bytes::copy_from_slice(&raw[..len])],
+            );
+            assert!(
+                error.is_some(),
+                "{payload:?} truncated to {len} of {}",
+                raw.len()
+            );
         }
     }
 }
@@ -144,14 +177,23 @@ fn every_truncation_fails_before_the_end() {
 #[test]
 fn every_flipped_bit_fails() {
     let data = sample();
-    for (payload, trailer) in MODES.into_iter().filter(|(p, t)| p != &Payload::StreamingUnsignedTrailer || t.is_some()) {
+    for (payload, trailer) in MODES
+        .into_iter()
+        .filter(|(p, t)| p != &Payload::StreamingUnsignedTrailer || t.is_some())
+    {
         let raw = encode(&data, 50, payload, trailer);
         for at in 0..raw.len() {
             let mut bad = raw.clone();
             bad[at] ^= 1;
             let (_, error) = decode(payload, trailer, data.len(), vec![Bytes::from(bad)]);
-            let around = String::from_utf8_lossy(&raw[at.saturating_sub(20)..(at + 5).min(raw.len())]).into_owned();
-            assert!(error.is_some(), "{payload:?} with byte {at} of {} flipped: {around:?}", raw.len());
+            let around =
+                String::from_utf8_lossy(&raw[at.saturating_sub(20)..(at + 5).min(raw.len())])
+                    .into_owned();
+            assert!(
+                error.is_some(),
+                "{payload:?} with byte {at} of {} flipped: {around:?}",
+                raw.len()
+            );
         }
     }
 }
@@ -162,15 +204,24 @@ fn each_trailing_checksum() {
     let mut other = data.clone();
     other[3] ^= 0xff;
     for algorithm in ALGORITHMS {
-        for payload in [Payload::StreamingUnsignedTrailer, Payload::StreamingSignedTrailer] {
+        for payload in [
+            Payload::StreamingUnsignedTrailer,
+            Payload::StreamingSignedTrailer,
+        ] {
             let raw = encode(&data, 40, payload, Some(algorithm));
-            assert_clean(decode(payload, Some(algorithm), data.len(), vec![Bytes::from(raw)]), &data);
+            assert_clean(
+                decode(payload, Some(algorithm), data.len(), vec![Bytes::from(raw)]),
+                &data,
+            );
 
             // A correctly signed trailer whose checksum is that of other data.
             let wrong = Some((algorithm, checksum_b64(algorithm, &other)));
             let raw = encode_with(&data, 40, payload, wrong);
             let (_, error) = decode(payload, Some(algorithm), data.len(), vec![Bytes::from(raw)]);
-            assert!(matches!(error, Some(AuthError::ChecksumMismatch { .. })), "{algorithm:?}");
+            assert!(
+                matches!(error, Some(AuthError::ChecksumMismatch { .. })),
+                "{algorithm:?}"
+            );
         }
     }
 }
@@ -184,15 +235,28 @@ fn signed_trailer_is_checked() {
     let text = |raw: &[u8]| raw.iter().map(|b| char::from(*b)).collect::<String>();
     let value = checksum_b64(Algorithm::Sha256, &data);
     let forged_value = checksum_b64(Algorithm::Sha256, b"other");
-    let forged: Vec<u8> = text(&raw).replace(&value, &forged_value).chars().map(|c| c as u8).collect();
+    let forged: Vec<u8> = text(&raw)
+        .replace(&value, &forged_value)
+        .chars()
+        .map(|c| c as u8)
+        .collect();
     let (_, error) = decode(payload, algorithm, data.len(), vec![Bytes::from(forged)]);
-    assert!(matches!(error, Some(AuthError::SignatureDoesNotMatch { .. })), "{error:?}");
+    assert!(
+        matches!(error, Some(AuthError::SignatureDoesNotMatch { .. })),
+        "{error:?}"
+    );
 
-    let at = raw.windows(23).position(|w| w == b"x-amz-trailer-signature").unwrap();
+    let at = raw
+        .windows(23)
+        .position(|w| w == b"x-amz-trailer-signature")
+        .unwrap();
     let mut unsigned = raw[..at].to_vec();
     unsigned.extend_from_slice(b"\r\n");
     let (_, error) = decode(payload, algorithm, data.len(), vec![Bytes::from(unsigned)]);
-    assert!(matches!(error, Some(AuthError::MalformedChunk { .. })), "{error:?}");
+    assert!(
+        matches!(error, Some(AuthError::MalformedChunk { .. })),
+        "{error:?}"
+    );
 }
 
 #[test]
@@ -207,11 +271,15 @@ fn malformed_framing_and_lengths() {
         (b"b\r\nhello world\r\n0\r\n\r\nmore", 11),
         (b"b\r\nhello world\r\n0\r\n\r\n", 12),
         (b"b\r\nhello world\r\n0\r\n\r\n", 10),
-        (b"b\r\nhello world\r\n0\r\nx-amz-checksum-crc32:AAAAAA==\r\n\r\n", 11),
+        (
+            b"b\r\nhello world\r\n0\r\nx-amz-checksum-crc32:AAAAAA==\r\n\r\n",
+            11,
+        ),
     ];
     for (raw, declared) in cases {
         let parts = parts_for(unsigned, declared, None);
-        let verified = verify_body(&who(unsigned), &parts, body(vec![Bytes::from_static(raw)])).unwrap();
+        let verified =
+            verify_body(&who(unsigned), &parts, body(vec![Bytes::from_static(raw)])).unwrap();
         let (_, error) = drain(verified);
         assert!(error.is_some(), "{:?}", String::from_utf8_lossy(raw));
     }
@@ -219,7 +287,12 @@ fn malformed_framing_and_lengths() {
     let (_, error) = decode(unsigned, None, 1, vec![Bytes::from(long_line)]);
     assert!(matches!(error, Some(AuthError::MalformedChunk { .. })));
     let unsigned_in_signed_mode = encode(&data, 4, unsigned, None);
-    let (_, error) = decode(Payload::StreamingSigned, None, data.len(), vec![Bytes::from(unsigned_in_signed_mode)]);
+    let (_, error) = decode(
+        Payload::StreamingSigned,
+        None,
+        data.len(),
+        vec![Bytes::from(unsigned_in_signed_mode)],
+    );
     assert!(matches!(error, Some(AuthError::MalformedChunk { .. })));
 
     let no_length = request("PUT", "/b/k", &[("content-encoding", "aws-chunked")]);
@@ -232,7 +305,10 @@ fn huge_chunk_is_streamed_not_buffered() {
     // A chunk announced as 1 GiB: its first bytes come out before the rest arrives.
     let payload = Payload::StreamingUnsignedTrailer;
     let parts = parts_for(payload, 1 << 30, None);
-    let pieces = vec![Bytes::from_static(b"40000000\r\n"), Bytes::from(vec![7u8; 4096])];
+    let pieces = vec![
+        Bytes::from_static(b"40000000\r\n"),
+        Bytes::from(vec![7u8; 4096]),
+    ];
     let (data, error) = drain(verify_body(&who(payload), &parts, body(pieces)).unwrap());
     assert_eq!(data.len(), 4096);
     assert!(matches!(error, Some(AuthError::MalformedChunk { .. })));

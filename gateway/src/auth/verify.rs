@@ -34,7 +34,9 @@ pub struct VerifiedBody {
 
 impl std::fmt::Debug for VerifiedBody {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("VerifiedBody").field("decoded_length", &self.decoded_length).finish()
+        f.debug_struct("VerifiedBody")
+            .field("decoded_length", &self.decoded_length)
+            .finish()
     }
 }
 
@@ -50,8 +52,16 @@ where
 {
     let checks = Checks::for_request(who, parts)?;
     let decoded_length = checks.decoded_length;
-    let stream = Verifying { body, checks, pending: VecDeque::new(), finished: false };
-    Ok(VerifiedBody { stream: Box::pin(stream), decoded_length })
+    let stream = Verifying {
+        body,
+        checks,
+        pending: VecDeque::new(),
+        finished: false,
+    };
+    Ok(VerifiedBody {
+        stream: Box::pin(stream),
+        decoded_length,
+    })
 }
 
 /// Every check one body goes through.
@@ -72,7 +82,9 @@ impl Checks {
         let content_length = length_header(parts, "content-length")?;
         let decoder = match who.payload {
             Payload::StreamingSigned => Some(ChunkDecoder::new(Some(who.chain.clone()), false)),
-            Payload::StreamingSignedTrailer => Some(ChunkDecoder::new(Some(who.chain.clone()), true)),
+            Payload::StreamingSignedTrailer => {
+                Some(ChunkDecoder::new(Some(who.chain.clone()), true))
+            }
             Payload::StreamingUnsignedTrailer => Some(ChunkDecoder::new(None, true)),
             Payload::Unsigned | Payload::Sha256(_) => None,
         };
@@ -91,7 +103,16 @@ impl Checks {
             _ => None,
         };
         let (raw_seen, decoded_seen) = (0, 0);
-        Ok(Self { decoder, content_length, decoded_length, raw_seen, decoded_seen, sha256, md5, checksum })
+        Ok(Self {
+            decoder,
+            content_length,
+            decoded_length,
+            raw_seen,
+            decoded_seen,
+            sha256,
+            md5,
+            checksum,
+        })
     }
 
     /// Takes one piece of the raw body; the payload it carries goes onto `out`.
@@ -109,7 +130,9 @@ impl Checks {
             self.hash(piece);
         }
         match self.decoded_length {
-            Some(expected) if self.decoded_seen > expected => Err(AuthError::BodyTooLong { expected }),
+            Some(expected) if self.decoded_seen > expected => {
+                Err(AuthError::BodyTooLong { expected })
+            }
             _ => Ok(()),
         }
     }
@@ -141,7 +164,9 @@ impl Checks {
 
     fn check_lengths(&self) -> Result<(), AuthError> {
         let short = |expected: Option<u64>, received: u64| match expected {
-            Some(expected) if received < expected => Err(AuthError::IncompleteBody { expected, received }),
+            Some(expected) if received < expected => {
+                Err(AuthError::IncompleteBody { expected, received })
+            }
             _ => Ok(()),
         };
         short(self.content_length, self.raw_seen)?;
@@ -149,14 +174,27 @@ impl Checks {
     }
 
     fn check_sha256(&mut self) -> Result<(), AuthError> {
-        let Some((hasher, expected)) = self.sha256.take() else { return Ok(()) };
-        let equal: bool = subtle::ConstantTimeEq::ct_eq(&hasher.finalize()[..], &expected[..]).into();
-        if equal { Ok(()) } else { Err(AuthError::ContentSha256Mismatch) }
+        let Some((hasher, expected)) = self.sha256.take() else {
+            return Ok(());
+        };
+        let equal: bool =
+            subtle::ConstantTimeEq::ct_eq(&hasher.finalize()[..], &expected[..]).into();
+        if equal {
+            Ok(())
+        } else {
+            Err(AuthError::ContentSha256Mismatch)
+        }
     }
 
     fn check_md5(&mut self) -> Result<(), AuthError> {
-        let Some((hasher, expected)) = self.md5.take() else { return Ok(()) };
-        if hasher.finalize()[..] == expected[..] { Ok(()) } else { Err(AuthError::BadDigest) }
+        let Some((hasher, expected)) = self.md5.take() else {
+            return Ok(());
+        };
+        if hasher.finalize()[..] == expected[..] {
+            Ok(())
+        } else {
+            Err(AuthError::BadDigest)
+        }
     }
 
     fn check_checksum(&mut self, trailers: &[(String, String)]) -> Result<(), AuthError> {
@@ -170,7 +208,9 @@ impl Checks {
         };
         match hasher.finish() == sent {
             true => Ok(()),
-            false => Err(AuthError::ChecksumMismatch { algorithm: algorithm.name() }),
+            false => Err(AuthError::ChecksumMismatch {
+                algorithm: algorithm.name(),
+            }),
         }
     }
 }
@@ -183,26 +223,38 @@ fn trailer_value(
     let mut value = None;
     for (name, text) in trailers {
         if name != algorithm.header() || value.is_some() {
-            return Err(AuthError::invalid_checksum(format!("unexpected trailer {name}")));
+            return Err(AuthError::invalid_checksum(format!(
+                "unexpected trailer {name}"
+            )));
         }
         value = Some(algorithm.decode(text)?);
     }
-    value.ok_or_else(|| AuthError::invalid_checksum(format!("trailer {} missing", algorithm.header())))
+    value.ok_or_else(|| {
+        AuthError::invalid_checksum(format!("trailer {} missing", algorithm.header()))
+    })
 }
 
 fn no_unexpected_trailer(trailers: &[(String, String)]) -> Result<(), AuthError> {
     match trailers.first() {
-        Some((name, _)) => Err(AuthError::invalid_checksum(format!("unannounced trailer {name}"))),
+        Some((name, _)) => Err(AuthError::invalid_checksum(format!(
+            "unannounced trailer {name}"
+        ))),
         None => Ok(()),
     }
 }
 
 /// A decimal length header, when present.
 fn length_header(parts: &Parts, name: &'static str) -> Result<Option<u64>, AuthError> {
-    let Some(value) = parts.headers.get(name) else { return Ok(None) };
+    let Some(value) = parts.headers.get(name) else {
+        return Ok(None);
+    };
     let text = header_str(value, name)?;
     let digits = !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
-    let length = text.parse().ok().filter(|_| digits).ok_or(AuthError::InvalidHeader { name })?;
+    let length = text
+        .parse()
+        .ok()
+        .filter(|_| digits)
+        .ok_or(AuthError::InvalidHeader { name })?;
     Ok(Some(length))
 }
 
@@ -256,11 +308,15 @@ where
             let frame = match Pin::new(&mut this.body).poll_frame(cx) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(None) => return this.end(),
-                Poll::Ready(Some(Err(e))) => return this.fail(AuthError::Body { source: e.into() }),
+                Poll::Ready(Some(Err(e))) => {
+                    return this.fail(AuthError::Body { source: e.into() });
+                }
                 Poll::Ready(Some(Ok(frame))) => frame,
             };
             // HTTP trailers carry nothing S3 clients sign; only data frames matter.
-            let Ok(data) = frame.into_data() else { continue };
+            let Ok(data) = frame.into_data() else {
+                continue;
+            };
             let mut pending = std::mem::take(&mut this.pending);
             let fed = this.checks.on_data(data, &mut pending);
             this.pending = pending;
