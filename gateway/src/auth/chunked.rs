@@ -182,47 +182,62 @@ impl ChunkDecoder {
     /// Consumes some of `input` according to the state.
     fn step(&mut self, input: &mut Bytes, out: &mut VecDeque<Bytes>) -> Result<(), AuthError> {
         match &mut self.state {
-            State::Header => {
-                if let Some(line) = self.take_line(input)? {
-                    self.on_header(&line)?;
-                }
+            State::Header => match self.take_line(input)? {
+                Some(line) => self.on_header(&line),
+                None => Ok(()),
+            },
+            State::Data { .. } => {
+                self.read_data(input, out);
+                Ok(())
             }
-            State::Data {
-                remaining,
-                signature,
-            } => {
-                let n = usize::try_from(*remaining)
-                    .unwrap_or(usize::MAX)
-                    .min(input.len());
-                let piece = input.split_to(n);
-                *remaining -= n as u64;
-                if *remaining == 0 {
-                    self.state = State::DataEnd {
-                        seen: 0,
-                        signature: signature.take(),
-                    };
-                }
-                self.pass(piece, out);
-            }
-            State::DataEnd { seen, signature } => {
-                if expect_crlf(seen, input)? {
-                    let signature = signature.take();
-                    self.on_chunk_end(signature.as_deref())?;
-                }
-            }
-            State::Trailer => {
-                if let Some(line) = self.take_line(input)? {
-                    self.on_trailer_line(&line)?;
-                }
-            }
+            State::DataEnd { .. } => self.read_data_end(input),
+            State::Trailer => match self.take_line(input)? {
+                Some(line) => self.on_trailer_line(&line),
+                None => Ok(()),
+            },
             State::FinalEnd { seen } => {
                 if expect_crlf(seen, input)? {
                     self.state = State::Done;
                 }
+                Ok(())
             }
-            State::Done => return Err(AuthError::malformed_chunk("data after the final chunk")),
+            State::Done => Err(AuthError::malformed_chunk("data after the final chunk")),
         }
-        Ok(())
+    }
+
+    /// Passes on as much of the current chunk's data as `input` holds.
+    fn read_data(&mut self, input: &mut Bytes, out: &mut VecDeque<Bytes>) {
+        let State::Data {
+            remaining,
+            signature,
+        } = &mut self.state
+        else {
+            return;
+        };
+        let n = usize::try_from(*remaining)
+            .unwrap_or(usize::MAX)
+            .min(input.len());
+        let piece = input.split_to(n);
+        *remaining -= n as u64;
+        if *remaining == 0 {
+            self.state = State::DataEnd {
+                seen: 0,
+                signature: signature.take(),
+            };
+        }
+        self.pass(piece, out);
+    }
+
+    /// Reads the `\r\n` after chunk data; once complete, the chunk's signature is checked.
+    fn read_data_end(&mut self, input: &mut Bytes) -> Result<(), AuthError> {
+        let State::DataEnd { seen, signature } = &mut self.state else {
+            return Ok(());
+        };
+        if !expect_crlf(seen, input)? {
+            return Ok(());
+        }
+        let signature = signature.take();
+        self.on_chunk_end(signature.as_deref())
     }
 
     /// Hands chunk data on, hashing it for the chunk signature.

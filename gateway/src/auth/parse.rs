@@ -105,23 +105,7 @@ fn from_header(parts: &Parts, value: &str) -> Result<SignedParts, AuthError> {
         return Err(unsupported_scheme(value));
     };
 
-    let (mut credential, mut signed, mut signature) = (None, None, None);
-    for field in fields.split(',').map(str::trim).filter(|f| !f.is_empty()) {
-        match field.split_once('=') {
-            Some(("Credential", v)) => credential = Some(v),
-            Some(("SignedHeaders", v)) => signed = Some(v),
-            Some(("Signature", v)) => signature = Some(v),
-            _ => {
-                return Err(AuthError::malformed_auth(format!(
-                    "unexpected field {field:?}"
-                )));
-            }
-        }
-    }
-
-    let credential = credential.ok_or_else(|| AuthError::malformed_auth("no Credential"))?;
-    let signed = signed.ok_or_else(|| AuthError::malformed_auth("no SignedHeaders"))?;
-    let signature = signature.ok_or_else(|| AuthError::malformed_auth("no Signature"))?;
+    let (credential, signed, signature) = header_fields(fields)?;
     let (access_key_id, scope) = credential_scope(credential).map_err(AuthError::malformed_auth)?;
     let (amz_date, time) = header_time(parts)?;
     Ok(SignedParts {
@@ -133,6 +117,34 @@ fn from_header(parts: &Parts, value: &str) -> Result<SignedParts, AuthError> {
         signed_headers: signed_header_list(signed).map_err(AuthError::malformed_auth)?,
         signature: signature_value(signature).map_err(AuthError::malformed_auth)?,
     })
+}
+
+/// The `Credential`, `SignedHeaders` and `Signature` fields, each required once.
+fn header_fields(fields: &str) -> Result<(&str, &str, &str), AuthError> {
+    let (mut credential, mut signed, mut signature) = (None, None, None);
+    for field in fields.split(',').map(str::trim).filter(|f| !f.is_empty()) {
+        let slot = match field.split_once('=') {
+            Some(("Credential", v)) => (&mut credential, v),
+            Some(("SignedHeaders", v)) => (&mut signed, v),
+            Some(("Signature", v)) => (&mut signature, v),
+            _ => {
+                return Err(AuthError::malformed_auth(format!(
+                    "unexpected field {field:?}"
+                )));
+            }
+        };
+        if slot.0.replace(slot.1).is_some() {
+            return Err(AuthError::malformed_auth(format!(
+                "repeated field {field:?}"
+            )));
+        }
+    }
+    match (credential, signed, signature) {
+        (Some(c), Some(h), Some(s)) => Ok((c, h, s)),
+        _ => Err(AuthError::malformed_auth(
+            "needs Credential, SignedHeaders and Signature",
+        )),
+    }
 }
 
 /// The error for an Authorization header of another scheme.

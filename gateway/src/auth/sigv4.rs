@@ -19,7 +19,7 @@ use aws_smithy_runtime_api::client::identity::Identity;
 use http::request::Parts;
 
 use super::parse::{Location, SignedParts, parse_amz_date};
-use super::{AuthError, SecretKey, SigningKey, canonical};
+use super::{SecretKey, SigningKey, canonical};
 
 /// Presigned parameters aws-sigv4 adds itself, so they are taken out of the query it is given.
 const PRESIGN_PARAMS: [&str; 6] = [
@@ -38,20 +38,24 @@ pub(crate) enum Builder {
     Own,
 }
 
-/// The signature the client must have sent, and which builder computed it.
+/// The signature the client must have sent, and which builder computed it. Should aws-sigv4
+/// refuse the request, our own builder takes it.
 pub(crate) fn expected_signature(
     parts: &Parts,
     signed: &SignedParts,
     secret: &SecretKey,
     payload_hash: &str,
-) -> Result<(String, Builder), AuthError> {
-    if aws_sigv4_can_reproduce(parts, signed) {
-        return with_aws_sigv4(parts, signed, secret, payload_hash).map(|s| (s, Builder::AwsSigv4));
+) -> (String, Builder) {
+    let by_aws_sigv4 = aws_sigv4_can_reproduce(parts, signed)
+        .then(|| with_aws_sigv4(parts, signed, secret, payload_hash))
+        .flatten();
+    match by_aws_sigv4 {
+        Some(signature) => (signature, Builder::AwsSigv4),
+        None => (
+            with_own_builder(parts, signed, secret, payload_hash),
+            Builder::Own,
+        ),
     }
-    Ok((
-        with_own_builder(parts, signed, secret, payload_hash),
-        Builder::Own,
-    ))
 }
 
 /// Our own canonical request, string to sign and HMAC.
@@ -121,13 +125,13 @@ fn headers_are_text(parts: &Parts, names: &[String]) -> bool {
     })
 }
 
-/// Signs the request again with aws-sigv4.
+/// Signs the request again with aws-sigv4; `None` if it refuses.
 fn with_aws_sigv4(
     parts: &Parts,
     signed: &SignedParts,
     secret: &SecretKey,
     payload_hash: &str,
-) -> Result<String, AuthError> {
+) -> Option<String> {
     let identity: Identity = Credentials::new(
         &signed.access_key_id,
         secret.expose(),
@@ -136,24 +140,28 @@ fn with_aws_sigv4(
         "sealgate",
     )
     .into();
-    let time = parse_amz_date(&signed.amz_date).unwrap_or(signed.time);
     let params = v4::SigningParams::builder()
         .identity(&identity)
         .region(&signed.scope.region)
         .name(&signed.scope.service)
-        .time(time)
+        .time(parse_amz_date(&signed.amz_date).unwrap_or(signed.time))
         .settings(settings(&signed.location))
         .build()
-        .map_err(|e| AuthError::malformed_auth(e.to_string()))?;
+        .ok()?;
+    let output = sign(signable(parts, signed, payload_hash)?, &params.into()).ok()?;
+    Some(output.signature().to_owned())
+}
 
+/// The request as aws-sigv4 takes it: exactly the signed headers, the precomputed payload hash.
+fn signable<'a>(
+    parts: &'a Parts,
+    signed: &'a SignedParts,
+    payload_hash: &str,
+) -> Option<SignableRequest<'a>> {
     let headers = signed_headers(parts, &signed.signed_headers);
     let uri = request_target(parts, &signed.location);
     let body = SignableBody::Precomputed(payload_hash.to_owned());
-    let request = SignableRequest::new(parts.method.as_str(), uri, headers.into_iter(), body)
-        .map_err(|e| AuthError::malformed_auth(e.to_string()))?;
-    let output =
-        sign(request, &params.into()).map_err(|e| AuthError::malformed_auth(e.to_string()))?;
-    Ok(output.signature().to_owned())
+    SignableRequest::new(parts.method.as_str(), uri, headers.into_iter(), body).ok()
 }
 
 /// Signing settings that match S3.

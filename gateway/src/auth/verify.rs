@@ -80,14 +80,7 @@ impl Checks {
     /// The checks `parts` announces for a body of `who`'s payload mode.
     fn for_request(who: &Authenticated, parts: &Parts) -> Result<Self, AuthError> {
         let content_length = length_header(parts, "content-length")?;
-        let decoder = match who.payload {
-            Payload::StreamingSigned => Some(ChunkDecoder::new(Some(who.chain.clone()), false)),
-            Payload::StreamingSignedTrailer => {
-                Some(ChunkDecoder::new(Some(who.chain.clone()), true))
-            }
-            Payload::StreamingUnsignedTrailer => Some(ChunkDecoder::new(None, true)),
-            Payload::Unsigned | Payload::Sha256(_) => None,
-        };
+        let decoder = decoder_for(who);
         let decoded_length = match decoder {
             Some(_) => Some(
                 length_header(parts, "x-amz-decoded-content-length")?
@@ -215,6 +208,17 @@ impl Checks {
     }
 }
 
+/// The aws-chunked decoder for the payload mode, if the body is aws-chunked.
+fn decoder_for(who: &Authenticated) -> Option<ChunkDecoder> {
+    let seed = || Some(who.chain.clone());
+    match who.payload {
+        Payload::StreamingSigned => Some(ChunkDecoder::new(seed(), false)),
+        Payload::StreamingSignedTrailer => Some(ChunkDecoder::new(seed(), true)),
+        Payload::StreamingUnsignedTrailer => Some(ChunkDecoder::new(None, true)),
+        Payload::Unsigned | Payload::Sha256(_) => None,
+    }
+}
+
 /// The decoded value of the announced trailing checksum; any other trailer is refused.
 fn trailer_value(
     trailers: &[(String, String)],
@@ -279,6 +283,18 @@ where
         Poll::Ready(Some(Err(Box::new(error))))
     }
 
+    /// Runs the checks over one frame of the inner body.
+    fn on_frame(&mut self, frame: http_body::Frame<Bytes>) -> Result<(), AuthError> {
+        // HTTP trailers carry nothing S3 clients sign; only data frames matter.
+        let Ok(data) = frame.into_data() else {
+            return Ok(());
+        };
+        let mut pending = std::mem::take(&mut self.pending);
+        let fed = self.checks.on_data(data, &mut pending);
+        self.pending = pending;
+        fed
+    }
+
     /// The inner body ended: the end checks decide between a clean end and an error.
     fn end(&mut self) -> Poll<Option<Result<Bytes, BoxError>>> {
         self.finished = true;
@@ -313,14 +329,7 @@ where
                 }
                 Poll::Ready(Some(Ok(frame))) => frame,
             };
-            // HTTP trailers carry nothing S3 clients sign; only data frames matter.
-            let Ok(data) = frame.into_data() else {
-                continue;
-            };
-            let mut pending = std::mem::take(&mut this.pending);
-            let fed = this.checks.on_data(data, &mut pending);
-            this.pending = pending;
-            if let Err(error) = fed {
+            if let Err(error) = this.on_frame(frame) {
                 return this.fail(error);
             }
         }
