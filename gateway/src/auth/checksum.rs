@@ -9,7 +9,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use http::request::Parts;
 use sha1::Sha1;
-use sha2::{Digest, Sha256};
+use sha2::{Digest, Sha256, Sha512};
 
 use super::AuthError;
 use super::parse::header_str;
@@ -22,14 +22,16 @@ pub(crate) enum Algorithm {
     Crc64Nvme,
     Sha1,
     Sha256,
+    Sha512,
 }
 
-const ALGORITHMS: [Algorithm; 5] = [
+const ALGORITHMS: [Algorithm; 6] = [
     Algorithm::Crc32,
     Algorithm::Crc32c,
     Algorithm::Crc64Nvme,
     Algorithm::Sha1,
     Algorithm::Sha256,
+    Algorithm::Sha512,
 ];
 
 impl Algorithm {
@@ -41,6 +43,7 @@ impl Algorithm {
             Self::Crc64Nvme => "crc64nvme",
             Self::Sha1 => "sha1",
             Self::Sha256 => "sha256",
+            Self::Sha512 => "sha512",
         }
     }
 
@@ -52,6 +55,7 @@ impl Algorithm {
             Self::Crc64Nvme => "x-amz-checksum-crc64nvme",
             Self::Sha1 => "x-amz-checksum-sha1",
             Self::Sha256 => "x-amz-checksum-sha256",
+            Self::Sha512 => "x-amz-checksum-sha512",
         }
     }
 
@@ -61,6 +65,7 @@ impl Algorithm {
             Self::Crc64Nvme => 8,
             Self::Sha1 => 20,
             Self::Sha256 => 32,
+            Self::Sha512 => 64,
         }
     }
 
@@ -78,6 +83,7 @@ impl Algorithm {
             Self::Crc64Nvme => Hasher::Crc64Nvme(u64::MAX),
             Self::Sha1 => Hasher::Sha1(Sha1::new()),
             Self::Sha256 => Hasher::Sha256(Sha256::new()),
+            Self::Sha512 => Hasher::Sha512(Box::new(Sha512::new())),
         }
     }
 
@@ -101,6 +107,7 @@ pub(crate) enum Hasher {
     Crc64Nvme(u64),
     Sha1(Sha1),
     Sha256(Sha256),
+    Sha512(Box<Sha512>),
 }
 
 impl Hasher {
@@ -111,6 +118,7 @@ impl Hasher {
             Self::Crc64Nvme(crc) => *crc = crc64nvme_update(*crc, data),
             Self::Sha1(h) => h.update(data),
             Self::Sha256(h) => h.update(data),
+            Self::Sha512(h) => h.update(data),
         }
     }
 
@@ -121,6 +129,7 @@ impl Hasher {
             Self::Crc64Nvme(crc) => (!crc).to_be_bytes().to_vec(),
             Self::Sha1(h) => h.finalize().to_vec(),
             Self::Sha256(h) => h.finalize().to_vec(),
+            Self::Sha512(h) => h.finalize().to_vec(),
         }
     }
 }
@@ -196,23 +205,34 @@ pub(crate) fn expected_checksum(
     Ok(expected)
 }
 
-/// The one `x-amz-checksum-<algorithm>` header, decoded.
+/// `x-amz-checksum-*` headers that are not a checksum value.
+const NOT_VALUES: [&str; 3] = [
+    "x-amz-checksum-mode",
+    "x-amz-checksum-type",
+    "x-amz-checksum-algorithm",
+];
+
+/// The one `x-amz-checksum-<algorithm>` header, decoded; an algorithm we cannot compute is
+/// refused rather than silently left unchecked.
 fn header_checksum(parts: &Parts) -> Result<Option<ExpectedChecksum>, AuthError> {
     let mut found = None;
-    for algorithm in ALGORITHMS {
-        let Some(value) = parts.headers.get(algorithm.header()) else {
+    for (name, value) in parts.headers.iter() {
+        let name = name.as_str();
+        if !name.starts_with("x-amz-checksum-") || NOT_VALUES.contains(&name) {
             continue;
-        };
-        if found.is_some() {
+        }
+        let algorithm = Algorithm::from_name(name)
+            .ok_or_else(|| AuthError::invalid_checksum(format!("unsupported {name}")))?;
+        let value = algorithm.decode(header_str(value, algorithm.header())?)?;
+        let previous = found.replace(ExpectedChecksum {
+            algorithm,
+            source: Source::Header(value),
+        });
+        if previous.is_some() {
             return Err(AuthError::invalid_checksum(
                 "more than one x-amz-checksum-* header",
             ));
         }
-        let value = algorithm.decode(header_str(value, algorithm.header())?)?;
-        found = Some(ExpectedChecksum {
-            algorithm,
-            source: Source::Header(value),
-        });
     }
     Ok(found)
 }
@@ -353,6 +373,11 @@ mod tests {
                 ("x-amz-sdk-checksum-algorithm", "SHA1"),
             ],
             vec![("x-amz-trailer", "x-amz-meta-foo")],
+            vec![("x-amz-checksum-xxhash64", "AAAAAAAAAAA=")],
+            vec![
+                ("x-amz-checksum-crc32", "AAAAAA=="),
+                ("x-amz-checksum-crc32", "AAAAAA=="),
+            ],
         ] {
             assert!(expected_checksum(&parts(&bad), true).is_err(), "{bad:?}");
         }

@@ -635,6 +635,11 @@ fn checksum_headers_each_algorithm() {
             "x-amz-checksum-sha256",
             "LPJNul+wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ=",
         ),
+        ("x-amz-checksum-crc64nvme", "M3eFcAZSQlc="),
+        (
+            "x-amz-checksum-sha512",
+            "m3HSJL1i83hdltRq0+o9czGb+8KJDKra4t/3JRlnPKcjI8PZm6XBHXx6zG4UuMXaDEZjR1wuXDre9G9zvN7AQw==",
+        ),
     ] {
         assert_eq!(
             check_plain(&[(header, value)], b"hello").unwrap(),

@@ -12,12 +12,13 @@ use super::tests::{DOC_SECRET, assert_clean, body, drain, request, split_into};
 use super::*;
 
 const SEED: &str = "4f232c4386841ef735655705268965c44a0e4690baa4adea153f7db9fa80a0a9";
-const ALGORITHMS: [Algorithm; 5] = [
+const ALGORITHMS: [Algorithm; 6] = [
     Algorithm::Crc32,
     Algorithm::Crc32c,
     Algorithm::Crc64Nvme,
     Algorithm::Sha1,
     Algorithm::Sha256,
+    Algorithm::Sha512,
 ];
 
 fn seed() -> ChainSeed {
@@ -320,7 +321,7 @@ proptest! {
         data in proptest::collection::vec(any::<u8>(), 0..300),
         size in 1usize..80,
         mode in 0usize..4,
-        algorithm in 0usize..5,
+        algorithm in 0usize..6,
         cuts in proptest::collection::vec(0usize..400, 0..6),
     ) {
         let (payload, trailer) = MODES[mode];
