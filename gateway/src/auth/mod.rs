@@ -137,6 +137,28 @@ pub struct Authenticated {
     pub(crate) chain: ChainSeed,
 }
 
+#[cfg(test)]
+impl Authenticated {
+    /// An identity for other modules' unit tests, as if `principal` had signed an
+    /// UNSIGNED-PAYLOAD request with access key `AKIDTEST`.
+    pub(crate) fn for_tests(principal: &str) -> Self {
+        let secret = SecretKey::new("test-secret");
+        let chain = ChainSeed {
+            key: SigningKey::derive(&secret, "20260101", "us-east-1", "s3"),
+            amz_date: "20260101T000000Z".into(),
+            scope: "20260101/us-east-1/s3/aws4_request".into(),
+            seed_signature: "0".repeat(64),
+        };
+        Self {
+            access_key_id: "AKIDTEST".into(),
+            principal: principal.into(),
+            service: "s3".into(),
+            payload: Payload::Unsigned,
+            chain,
+        }
+    }
+}
+
 /// Verifies the SigV4 signature of a request head against `store`.
 ///
 /// Header-signed requests must carry `x-amz-content-sha256` (as S3 requires); the body is then

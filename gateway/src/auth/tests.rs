@@ -584,6 +584,11 @@ fn authenticated_debug_leaks_no_key() {
     let printed = format!("{who:?}");
     assert!(printed.contains("SigningKey(<redacted>)"));
     assert!(!printed.contains(DOC_SECRET));
+    let printed = format!("{:?}", store());
+    assert!(printed.contains("SecretKey(<redacted>)") && !printed.contains(DOC_SECRET));
+    let for_tests = Authenticated::for_tests("alice");
+    let verified = verify_body(&for_tests, &request("PUT", "/b/k", &[]), body(vec![]));
+    assert_clean(drain(verified.unwrap()), b"");
 }
 
 // ---- Bodies: payload hash, Content-MD5, lengths, checksum headers ----
