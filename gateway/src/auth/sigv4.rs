@@ -188,7 +188,11 @@ fn signed_headers<'a>(parts: &'a Parts, names: &'a [String]) -> Vec<(&'a str, &'
             .and_then(|v| v.to_str().ok())
         {
             Some(value) => out.push((name.as_str(), value)),
-            None => out.extend(parts.uri.authority().map(|a| ("host", a.as_str()))),
+            None if name == "host" => {
+                out.extend(parts.uri.authority().map(|a| ("host", a.as_str())));
+            }
+            // Only reached if `headers_are_text` was skipped; the signature then fails.
+            None => {}
         }
     }
     out
