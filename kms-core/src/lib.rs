@@ -1,1 +1,29 @@
-//! Placeholder.
+//! Sealgate's key management core: master keys and their versions, the root of trust, the
+//! embedded key store, data keys, and the AES-256-GCM seam of the whole product.
+//!
+//! The gateway's `keys` step asks [`Kms`] for a fresh data key per object (PUT) or unwraps the
+//! stored one (GET); its `seal` step encrypts segments with [`aead::Key`]; its KMS endpoint maps
+//! AWS KMS operations onto [`Kms`] one to one. This crate does no I/O beyond its key store and
+//! root key file, and no logging: everything is reported through return values.
+#![forbid(unsafe_code)]
+
+pub mod aead;
+mod blob;
+mod catalog;
+mod error;
+mod kms;
+mod root;
+mod secret;
+mod store;
+mod types;
+
+pub use blob::{BLOB_FORMAT_V1, MAX_BLOB_LEN};
+pub use error::Error;
+pub use kms::{DEFAULT_ALIAS, Kms, MAX_PLAINTEXT_LEN};
+pub use root::{RootOfTrust, SoftwareRoot};
+pub use secret::{DataKey, Plaintext, RootKey};
+pub use types::{
+    AliasEntry, CreateKey, DataKeySpec, Decrypted, EncryptionContext, GeneratedData,
+    GeneratedDataKey, KeyListEntry, KeyMetadata, KeyRotation, KeySpec, KeyState, KeyUsage,
+    KmsOptions, Origin, RotationStatus, RotationType, Tag,
+};
