@@ -5,7 +5,7 @@
 //! and frames the result as a ciphertext blob (see [`blob`](crate::blob)). Changes go through one
 //! writer: the root of trust makes any new material first, then one durable transaction records
 //! the change, then the catalog follows. Lifecycle operations (states, aliases, rotation,
-//! deletion) are in [`lifecycle`](crate::lifecycle).
+//! deletion) are in the `lifecycle`, `aliases` and `rotation` modules.
 
 use std::fmt;
 use std::path::Path;
@@ -440,14 +440,23 @@ fn check_plaintext(plaintext: &[u8]) -> Result<(), Error> {
     Ok(())
 }
 
+/// A description is at most 8192 characters, as AWS.
+pub(crate) fn check_description(description: &str) -> Result<(), Error> {
+    if description.chars().count() > 8192 {
+        return Err(Error::Validation {
+            field: "Description",
+            reason: "longer than 8192 characters".into(),
+        });
+    }
+    Ok(())
+}
+
 fn validate_create(req: &CreateKey) -> Result<(), Error> {
     let invalid = |field, reason: &str| Error::Validation {
         field,
         reason: reason.to_string(),
     };
-    if req.description.chars().count() > 8192 {
-        return Err(invalid("Description", "longer than 8192 characters"));
-    }
+    check_description(&req.description)?;
     if req
         .policy
         .as_ref()

@@ -8,11 +8,14 @@
 #![forbid(unsafe_code)]
 
 pub mod aead;
+mod aliases;
 mod blob;
 mod catalog;
 mod error;
 mod kms;
+mod lifecycle;
 mod root;
+mod rotation;
 mod secret;
 mod store;
 mod types;
@@ -20,7 +23,9 @@ mod types;
 pub use blob::{BLOB_FORMAT_V1, MAX_BLOB_LEN};
 pub use error::Error;
 pub use kms::{DEFAULT_ALIAS, Kms, MAX_PLAINTEXT_LEN};
+pub use lifecycle::DEFAULT_PENDING_WINDOW_DAYS;
 pub use root::{RootOfTrust, SoftwareRoot};
+pub use rotation::{DEFAULT_ROTATION_PERIOD_DAYS, MAX_ON_DEMAND_ROTATIONS};
 pub use secret::{DataKey, Plaintext, RootKey};
 pub use types::{
     AliasEntry, CreateKey, DataKeySpec, Decrypted, EncryptionContext, GeneratedData,
