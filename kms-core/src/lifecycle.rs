@@ -120,26 +120,36 @@ impl Kms {
     /// # Errors
     /// [`Error::RootOfTrust`] or [`Error::Store`]; keys destroyed before the failure stay destroyed.
     pub fn delete_due(&self, now: OffsetDateTime) -> Result<Vec<String>, Error> {
-        let due: Vec<_> = self
-            .read()
-            .keys
-            .values()
-            .filter(|r| deletion_due(r, now))
-            .cloned()
-            .collect();
+        let due: Vec<String> = {
+            let catalog = self.read();
+            let keys = catalog.keys.values().filter(|r| deletion_due(r, now));
+            keys.map(|r| r.key_id.clone()).collect()
+        };
         let mut deleted = Vec::with_capacity(due.len());
-        for rec in due {
-            let _writer = self.writer();
-            for version in &rec.versions {
-                self.root.destroy(&version.handle)?;
+        for key_id in due {
+            if self.delete_if_due(&key_id, now)? {
+                deleted.push(key_id);
             }
-            let aliases = self.aliases_of(&rec.key_id);
-            let mut changes = vec![Change::DeleteKey(&rec.key_id)];
-            changes.extend(aliases.iter().map(|a| Change::DeleteAlias(a)));
-            self.apply(&changes)?;
-            deleted.push(rec.key_id.clone());
         }
         Ok(deleted)
+    }
+
+    /// Destroys one key if it is still due once the writer is held (a deletion cancelled in
+    /// the meantime wins).
+    fn delete_if_due(&self, key_id: &str, now: OffsetDateTime) -> Result<bool, Error> {
+        let _writer = self.writer();
+        let rec = match self.resolve(key_id, Refs::KeyOnly) {
+            Ok(rec) if deletion_due(&rec, now) => rec,
+            _ => return Ok(false),
+        };
+        for version in &rec.versions {
+            self.root.destroy(&version.handle)?;
+        }
+        let aliases = self.aliases_of(&rec.key_id);
+        let mut changes = vec![Change::DeleteKey(&rec.key_id)];
+        changes.extend(aliases.iter().map(|a| Change::DeleteAlias(a)));
+        self.apply(&changes)?;
+        Ok(true)
     }
 
     /// Applies `edit` to the current record of a key (named by id or ARN) and commits it.
