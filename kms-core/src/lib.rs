@@ -6,6 +6,7 @@
 //! AWS KMS operations onto [`Kms`] one to one. This crate does no I/O beyond its key store and
 //! root key file, and no logging: everything is reported through return values.
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod aead;
 mod aliases;

@@ -44,7 +44,7 @@ fn crash_child() {
     let mut n = 0usize;
     while start.elapsed() < Duration::from_secs(30) {
         n += 1;
-        if keys.is_empty() || n % 3 == 0 {
+        if keys.is_empty() || n.is_multiple_of(3) {
             let id = kms.create_key(CreateKey::default()).unwrap().key_id;
             writeln!(log, "created {id}").unwrap();
             keys.push(id);
@@ -61,30 +61,41 @@ fn crash_child() {
 }
 
 /// What the child logged: keys, the highest version seen per key, and blobs.
-fn read_log(dir: &Path) -> (Vec<String>, HashMap<String, u32>, Vec<(String, Vec<u8>)>) {
+#[derive(Default)]
+struct Log {
+    created: Vec<String>,
+    versions: HashMap<String, u32>,
+    blobs: Vec<(String, Vec<u8>)>,
+}
+
+fn read_log(dir: &Path) -> Log {
     let text = std::fs::read_to_string(dir.join("log")).unwrap_or_default();
-    let (mut created, mut versions, mut blobs) = (Vec::new(), HashMap::new(), Vec::new());
+    let mut log = Log::default();
     // The last line may be cut short by the kill: read up to the last newline.
     let complete = text.rsplit_once('\n').map_or("", |(head, _)| head);
     for line in complete.lines() {
         let parts: Vec<&str> = line.split(' ').collect();
         match parts[..] {
-            ["created", id] => created.push(id.to_string()),
+            ["created", id] => log.created.push(id.to_string()),
             ["rotated", id, v] => {
                 let v: u32 = v.parse().unwrap();
-                let seen = versions.entry(id.to_string()).or_insert(v);
+                let seen = log.versions.entry(id.to_string()).or_insert(v);
                 *seen = (*seen).max(v);
             }
-            ["blob", id, hex] => blobs.push((id.to_string(), hex::decode(hex).unwrap())),
+            ["blob", id, hex] => log.blobs.push((id.to_string(), hex::decode(hex).unwrap())),
             _ => panic!("bad log line {line:?}"),
         }
     }
-    (created, versions, blobs)
+    log
 }
 
 fn check_store(dir: &Path) -> usize {
     let kms = open(dir);
-    let (created, versions, blobs) = read_log(dir);
+    let Log {
+        created,
+        versions,
+        blobs,
+    } = read_log(dir);
     for id in &created {
         assert_eq!(
             kms.describe_key(id).unwrap().key_id,
