@@ -51,6 +51,22 @@ impl Default for Implementation {
 
 /// An AES-256-GCM key, ready to seal and open.
 ///
+/// ```
+/// use kms_core::aead::{Key, NONCE_LEN};
+///
+/// # fn main() -> Result<(), kms_core::Error> {
+/// let key = Key::new(&[7u8; 32])?;
+/// let nonce = [0u8; NONCE_LEN]; // never twice under one key
+///
+/// let mut segment = b"sixty-four KiB of plaintext, say".to_vec();
+/// let tag = key.seal_in_place(&nonce, b"segment 0", &mut segment)?;
+/// segment.extend_from_slice(&tag);
+///
+/// let len = key.open_in_place(&nonce, b"segment 0", &mut segment)?;
+/// assert_eq!(&segment[..len], b"sixty-four KiB of plaintext, say");
+/// # Ok(()) }
+/// ```
+///
 /// The expanded key lives inside the chosen implementation, which wipes it on drop (aws-lc-rs
 /// cleanses its context when freed; `aes-gcm` is built with its `zeroize` feature). `Debug` prints
 /// only the implementation.
@@ -350,6 +366,21 @@ mod tests {
                 assert_eq!(hex::encode(&buf[..len]), p, "{imp:?}");
             }
         }
+    }
+
+    #[test]
+    fn seals_into_a_bytes_mut_without_copying_the_body() {
+        let mut buf = bytes::BytesMut::with_capacity(64 + TAG_LEN);
+        buf.extend_from_slice(&[0x11; 64]);
+        let body_ptr = buf.as_ptr();
+        key(Implementation::AwsLc)
+            .seal_in_place_append_tag(&NONCE, b"", &mut buf)
+            .unwrap();
+        assert_eq!((buf.len(), buf.as_ptr()), (64 + TAG_LEN, body_ptr));
+        let n = key(Implementation::RustCrypto)
+            .open_in_place(&NONCE, b"", &mut buf)
+            .unwrap();
+        assert_eq!(&buf[..n], &[0x11; 64]);
     }
 
     #[test]

@@ -38,7 +38,8 @@ pub const MAX_PLAINTEXT_LEN: usize = 4096;
 /// use kms_core::{EncryptionContext, Kms, RootKey, SoftwareRoot};
 ///
 /// # fn main() -> Result<(), kms_core::Error> {
-/// # let dir = tempfile::tempdir().map_err(|source| kms_core::Error::Io { path: ".".into(), source })?;
+/// # let tmp = tempfile::tempdir();
+/// # let dir = tmp.map_err(|source| kms_core::Error::Io { path: ".".into(), source })?;
 /// let root = SoftwareRoot::new(&RootKey::generate()?)?;
 /// let kms = Kms::open(dir.path(), Arc::new(root))?;
 /// let key = kms.default_key()?;
@@ -300,7 +301,8 @@ impl Kms {
         ctx: &EncryptionContext,
     ) -> Result<(u32, Vec<u8>), Error> {
         let version = current_version(rec)?;
-        let id = Uuid::try_parse(&rec.key_id).map_err(|_| Error::InvalidCiphertext)?;
+        let id =
+            Uuid::try_parse(&rec.key_id).map_err(|_| corrupt(rec, "the key id is not a UUID"))?;
         let header = blob::header(id, version.version);
         let aad = blob::aad(&header, ctx);
         let sealed = self.root.seal(&version.handle, &aad, plaintext)?;
@@ -424,10 +426,17 @@ pub(crate) fn check_usable(rec: &KeyRecord, op: &'static str) -> Result<(), Erro
 }
 
 fn current_version(rec: &KeyRecord) -> Result<&VersionRecord, Error> {
-    rec.versions.last().ok_or(Error::RootOfTrust {
-        kind: "store",
-        reason: "a master key has no version",
-    })
+    rec.versions
+        .last()
+        .ok_or_else(|| corrupt(rec, "the key has no version"))
+}
+
+/// A key record that breaks an invariant of the store.
+pub(crate) fn corrupt(rec: &KeyRecord, reason: &'static str) -> Error {
+    Error::CorruptRecord {
+        record: rec.key_id.clone(),
+        source: reason.into(),
+    }
 }
 
 fn check_plaintext(plaintext: &[u8]) -> Result<(), Error> {

@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 use crate::catalog::Refs;
 use crate::kms::{date, now};
 use crate::store::{Change, KeyRecord};
-use crate::{Error, KeyListEntry, KeyMetadata, KeyState, Kms};
+use crate::{Error, KeyListEntry, KeyMetadata, KeyState, Kms, Tag};
 
 /// Default waiting period of `ScheduleKeyDeletion`, in days.
 pub const DEFAULT_PENDING_WINDOW_DAYS: u32 = 30;
@@ -70,6 +70,22 @@ impl Kms {
         entries.collect()
     }
 
+    /// The key policy stored with the key, if any (`GetKeyPolicy`; enforced once policies land).
+    ///
+    /// # Errors
+    /// [`Error::NotFound`].
+    pub fn get_key_policy(&self, key_ref: &str) -> Result<Option<String>, Error> {
+        Ok(self.resolve(key_ref, Refs::KeyOnly)?.policy.clone())
+    }
+
+    /// The key's tags (`ListResourceTags`).
+    ///
+    /// # Errors
+    /// [`Error::NotFound`].
+    pub fn list_resource_tags(&self, key_ref: &str) -> Result<Vec<Tag>, Error> {
+        Ok(self.resolve(key_ref, Refs::KeyOnly)?.tags.clone())
+    }
+
     /// Schedules a disabled key's destruction after `pending_window_days` (7 to 30, default 30).
     ///
     /// # Errors
@@ -115,10 +131,12 @@ impl Kms {
     /// Returns the ids of the destroyed keys; what they protected is unreadable from then on.
     ///
     /// Material is destroyed before the record goes, so a crash in between leaves a record that
-    /// the next call finishes (destroying twice is harmless), never live material without a record.
+    /// the next call finishes (destroying twice is harmless), never live material without a
+    /// record.
     ///
     /// # Errors
-    /// [`Error::RootOfTrust`] or [`Error::Store`]; keys destroyed before the failure stay destroyed.
+    /// [`Error::RootOfTrust`] or [`Error::Store`]; keys destroyed before the failure stay
+    /// destroyed.
     pub fn delete_due(&self, now: OffsetDateTime) -> Result<Vec<String>, Error> {
         let due: Vec<String> = {
             let catalog = self.read();
@@ -157,11 +175,23 @@ impl Kms {
     where
         F: FnOnce(&mut KeyRecord) -> Result<(), Error>,
     {
+        self.change_key_with(key_ref, edit).map(|(meta, ())| meta)
+    }
+
+    /// As [`Kms::change_key`], also returning what `edit` returned.
+    pub(crate) fn change_key_with<T, F>(
+        &self,
+        key_ref: &str,
+        edit: F,
+    ) -> Result<(KeyMetadata, T), Error>
+    where
+        F: FnOnce(&mut KeyRecord) -> Result<T, Error>,
+    {
         let _writer = self.writer();
         let mut rec = (*self.resolve(key_ref, Refs::KeyOnly)?).clone();
-        edit(&mut rec)?;
+        let out = edit(&mut rec)?;
         self.apply(&[Change::PutKey(&rec)])?;
-        Ok(self.metadata(&rec))
+        Ok((self.metadata(&rec), out))
     }
 
     fn aliases_of(&self, key_id: &str) -> Vec<String> {

@@ -71,8 +71,7 @@ impl Kms {
     /// [`Error::LimitExceeded`] after 25 on-demand rotations.
     pub fn rotate_key_on_demand(&self, key_ref: &str) -> Result<KeyRotation, Error> {
         let now = OffsetDateTime::now_utc();
-        let mut done = None;
-        self.change_key(key_ref, |rec| {
+        let (_, rotation) = self.change_key_with(key_ref, |rec| {
             check_usable(rec, "RotateKeyOnDemand")?;
             let on_demand = rec
                 .versions
@@ -84,13 +83,9 @@ impl Kms {
                     limit: "25 on-demand rotations per key",
                 });
             }
-            done = Some(self.add_version(rec, RotationType::OnDemand, now)?);
-            Ok(())
+            self.add_version(rec, RotationType::OnDemand, now)
         })?;
-        done.ok_or(Error::RootOfTrust {
-            kind: "store",
-            reason: "rotation recorded no version",
-        })
+        Ok(rotation)
     }
 
     /// Whether scheduled rotation is on, its period and the next date.
@@ -147,19 +142,18 @@ impl Kms {
         key_id: &str,
         now: OffsetDateTime,
     ) -> Result<Option<KeyRotation>, Error> {
-        let mut done = None;
-        self.change_key(key_id, |rec| {
+        let (_, rotation) = self.change_key_with(key_id, |rec| {
             if !rotation_due(rec, now) {
-                return Ok(());
+                return Ok(None);
             }
-            done = Some(self.add_version(rec, RotationType::Automatic, now)?);
+            let rotation = self.add_version(rec, RotationType::Automatic, now)?;
             let period = rec
                 .rotation_period_days
                 .map(|d| i64::from(d) * SECONDS_PER_DAY);
             rec.next_rotation = period.map(|p| now.unix_timestamp() + p);
-            Ok(())
+            Ok(Some(rotation))
         })?;
-        Ok(done)
+        Ok(rotation)
     }
 
     /// Has the root of trust make the next version and appends it to `rec` (not yet committed).

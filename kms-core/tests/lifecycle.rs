@@ -426,3 +426,22 @@ fn delete_due_destroys_the_key_its_aliases_and_what_it_protected() {
     assert_eq!(kms.list_keys().len(), 1);
     assert_eq!(kms.describe_key(&keep).unwrap().key_id, keep);
 }
+
+#[test]
+fn policy_and_tags_are_stored() {
+    let (_dir, kms) = kms();
+    let tags = vec![kms_core::Tag {
+        tag_key: "env".into(),
+        tag_value: "prod".into(),
+    }];
+    let policy = r#"{"Version":"2012-10-17","Statement":[]}"#.to_string();
+    let req = CreateKey {
+        tags: tags.clone(),
+        policy: Some(policy.clone()),
+        ..CreateKey::default()
+    };
+    let id = kms.create_key(req).unwrap().key_id;
+    assert_eq!(kms.get_key_policy(&id).unwrap(), Some(policy));
+    assert_eq!(kms.list_resource_tags(&id).unwrap(), tags);
+    assert_eq!(kms.get_key_policy(&new_key(&kms)).unwrap(), None);
+}
