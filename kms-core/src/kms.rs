@@ -242,22 +242,19 @@ impl Kms {
     /// not enabled.
     pub fn decrypt(&self, blob: &[u8], ctx: &EncryptionContext) -> Result<Decrypted, Error> {
         let parsed = blob::parse(blob)?;
-        let catalog = self.read();
-        let rec = catalog
-            .key(&parsed.key_id)
-            .ok_or(Error::InvalidCiphertext)?;
-        drop(catalog);
+        let rec = self.read().key(&parsed.key_id);
+        let rec = rec.ok_or(Error::InvalidCiphertext)?;
+
+        // A disabled key says so (AWS's DisabledException) rather than hiding behind
+        // InvalidCiphertext: the S3 side must tell "key disabled" from "object damaged".
         check_usable(&rec, "Decrypt")?;
+
         let version = rec.versions.iter().find(|v| v.version == parsed.version);
         let version = version.ok_or(Error::InvalidCiphertext)?;
         let aad = blob::aad(parsed.header, ctx);
-        let plaintext = self
-            .root
-            .open(&version.handle, &aad, parsed.payload)
-            .map_err(|err| match err {
-                Error::RootOfTrust { .. } => err,
-                _ => Error::InvalidCiphertext,
-            })?;
+        let plaintext = self.root.open(&version.handle, &aad, parsed.payload);
+        let plaintext = plaintext.map_err(only_root_faults)?;
+
         Ok(Decrypted {
             key_arn: self.key_arn(&rec.key_id),
             key_id: rec.key_id.clone(),
@@ -386,6 +383,15 @@ impl Kms {
             multi_region: false,
             current_key_version: rec.versions.last().map_or(0, |v| v.version),
         }
+    }
+}
+
+/// Keeps a root-of-trust fault (the operator's problem: wrong root key, HSM down) and turns
+/// every other failure to open into the one generic [`Error::InvalidCiphertext`].
+fn only_root_faults(err: Error) -> Error {
+    match err {
+        Error::RootOfTrust { .. } => err,
+        _ => Error::InvalidCiphertext,
     }
 }
 

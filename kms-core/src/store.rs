@@ -11,6 +11,7 @@ use std::path::Path;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::{Error, KeyState, RotationType, Tag};
@@ -106,30 +107,27 @@ impl Store {
 
     /// Every key record.
     pub fn keys(&self) -> Result<Vec<KeyRecord>, Error> {
-        self.load(KEYS)
+        let keys = self.load(KEYS)?;
+        Ok(keys.into_iter().map(|(_, rec)| rec).collect())
     }
 
     /// Every alias, with its name.
     pub fn aliases(&self) -> Result<Vec<(String, AliasRecord)>, Error> {
+        self.load(ALIASES)
+    }
+
+    fn load<T: DeserializeOwned>(
+        &self,
+        def: TableDefinition<&str, &[u8]>,
+    ) -> Result<Vec<(String, T)>, Error> {
         let txn = self.db.begin_read()?;
-        let table = txn.open_table(ALIASES)?;
+        let table = txn.open_table(def)?;
         let mut out = Vec::new();
         for entry in table.iter()? {
             let (name, value) = entry?;
             let name = name.value().to_string();
             let rec = from_json(&name, value.value())?;
             out.push((name, rec));
-        }
-        Ok(out)
-    }
-
-    fn load(&self, def: TableDefinition<&str, &[u8]>) -> Result<Vec<KeyRecord>, Error> {
-        let txn = self.db.begin_read()?;
-        let table = txn.open_table(def)?;
-        let mut out = Vec::new();
-        for entry in table.iter()? {
-            let (name, value) = entry?;
-            out.push(from_json(name.value(), value.value())?);
         }
         Ok(out)
     }
@@ -142,7 +140,7 @@ fn to_json<T: Serialize>(record: &str, value: &T) -> Result<Vec<u8>, Error> {
     })
 }
 
-fn from_json<T: for<'de> Deserialize<'de>>(record: &str, bytes: &[u8]) -> Result<T, Error> {
+fn from_json<T: DeserializeOwned>(record: &str, bytes: &[u8]) -> Result<T, Error> {
     serde_json::from_slice(bytes).map_err(|err| Error::CorruptRecord {
         record: record.to_string(),
         source: Box::new(err),
