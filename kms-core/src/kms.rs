@@ -89,7 +89,7 @@ impl Kms {
         root: Arc<dyn RootOfTrust>,
         options: KmsOptions,
     ) -> Result<Kms, Error> {
-        let store = Store::open(dir)?;
+        let store = Store::open(dir, Arc::clone(&root))?;
         let catalog = Catalog::load(&store)?;
         Ok(Kms {
             root,

@@ -380,9 +380,75 @@ fn keys_survive_reopen_with_the_same_root_key_only() {
     drop(kms);
 
     let other = Arc::new(SoftwareRoot::new(&RootKey::from_bytes([6; 32])).unwrap());
-    let kms = Kms::open(dir.path(), other).unwrap();
-    assert!(matches!(
-        kms.decrypt(&blob, &c),
-        Err(Error::RootOfTrust { .. })
-    ));
+    let err = Kms::open(dir.path(), other).unwrap_err();
+    assert!(matches!(err, Error::RootOfTrust { .. }), "{err:?}");
+}
+
+#[test]
+fn the_store_file_shows_no_description_tag_policy_or_material() {
+    let dir = tempfile::tempdir().unwrap();
+    let kms = Kms::open(dir.path(), root()).unwrap();
+    let req = CreateKey {
+        description: "MARKER-description".into(),
+        tags: vec![Tag {
+            tag_key: "MARKER-tag".into(),
+            tag_value: "MARKER-value".into(),
+        }],
+        policy: Some("MARKER-policy".into()),
+    };
+    let id = kms.create_key(req).unwrap().key_id;
+    kms.create_alias("alias/visible-name", &id).unwrap();
+    drop(kms);
+    let bytes = std::fs::read(dir.path().join("keys.redb")).unwrap();
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(!text.contains("MARKER"), "record contents in the clear");
+    assert!(
+        !text.contains("Enabled") && !text.contains("INITIAL"),
+        "record fields in the clear"
+    );
+    assert!(
+        text.contains(&id) && text.contains("alias/visible-name"),
+        "names are the keys"
+    );
+}
+
+#[test]
+fn a_record_moved_to_another_name_fails_to_load() {
+    use redb::{ReadableDatabase, ReadableTable, TableDefinition};
+    const KEYS: TableDefinition<&str, &[u8]> = TableDefinition::new("keys/v1");
+
+    let dir = tempfile::tempdir().unwrap();
+    let kms = Kms::open(dir.path(), root()).unwrap();
+    let (a, b) = (
+        kms.default_key().unwrap().key_id,
+        kms.create_key(CreateKey::default()),
+    );
+    let b = b.unwrap().key_id;
+    drop(kms);
+
+    let db = redb::Database::create(dir.path().join("keys.redb")).unwrap();
+    let read = db.begin_read().unwrap();
+    let a_value = read
+        .open_table(KEYS)
+        .unwrap()
+        .get(a.as_str())
+        .unwrap()
+        .unwrap()
+        .value()
+        .to_vec();
+    drop(read);
+    let write = db.begin_write().unwrap();
+    write
+        .open_table(KEYS)
+        .unwrap()
+        .insert(b.as_str(), a_value.as_slice())
+        .unwrap();
+    write.commit().unwrap();
+    drop(db);
+
+    let err = Kms::open(dir.path(), root()).unwrap_err();
+    assert!(
+        matches!(err, Error::CorruptRecord { ref record, .. } if *record == b),
+        "{err:?}"
+    );
 }
