@@ -307,7 +307,7 @@ impl Kms {
     }
 
     /// Makes a new key record with its first version (not yet committed).
-    fn new_key_record(&self, req: &CreateKey) -> Result<KeyRecord, Error> {
+    pub(crate) fn new_key_record(&self, req: &CreateKey) -> Result<KeyRecord, Error> {
         let key_id = Uuid::new_v4().hyphenated().to_string();
         let created = now();
         let handle = self.root.create_version(&key_id, 1)?;
@@ -504,100 +504,4 @@ pub(crate) fn now() -> i64 {
 /// A stored timestamp as a date.
 pub(crate) fn date(secs: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp(secs).unwrap_or(OffsetDateTime::UNIX_EPOCH)
-}
-
-#[cfg(test)]
-mod frozen {
-    //! The checked-in blobs of `tests/data/blob-v1.json` must decrypt forever.
-
-    use super::*;
-    use crate::{RootKey, SoftwareRoot};
-
-    const DATA: &str = include_str!("../tests/data/blob-v1.json");
-
-    fn root() -> Arc<SoftwareRoot> {
-        let bytes: [u8; 32] = std::array::from_fn(|i| i as u8);
-        Arc::new(SoftwareRoot::new(&RootKey::from_bytes(bytes)).unwrap())
-    }
-
-    fn kms_with_key(dir: &Path, root: Arc<SoftwareRoot>, key_id: &str, handle: Vec<u8>) -> Kms {
-        let kms = Kms::open(dir, root).unwrap();
-        let mut rec = kms.new_key_record(&CreateKey::default()).unwrap();
-        rec.key_id = key_id.to_string();
-        rec.versions[0].handle = handle;
-        let _writer = kms.writer();
-        kms.apply(&[Change::PutKey(&rec)]).unwrap();
-        drop(_writer);
-        kms
-    }
-
-    fn context(value: &serde_json::Value) -> EncryptionContext {
-        serde_json::from_value(value.clone()).unwrap()
-    }
-
-    #[test]
-    fn checked_in_blobs_still_decrypt() {
-        let data: serde_json::Value = serde_json::from_str(DATA).unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let key_id = data["key_id"].as_str().unwrap();
-        let handle = hex::decode(data["handle_hex"].as_str().unwrap()).unwrap();
-        let root_key = hex::decode(data["root_key_hex"].as_str().unwrap()).unwrap();
-        let root_key = RootKey::from_bytes(root_key.try_into().unwrap());
-        let root = Arc::new(SoftwareRoot::new(&root_key).unwrap());
-        let kms = kms_with_key(dir.path(), root, key_id, handle);
-        for case in data["blobs"].as_array().unwrap() {
-            let blob = hex::decode(case["blob_hex"].as_str().unwrap()).unwrap();
-            let ctx = context(&case["context"]);
-            let plain = kms.decrypt(&blob, &ctx).unwrap();
-            assert_eq!(
-                hex::encode(plain.plaintext.as_bytes()),
-                case["plaintext_hex"]
-            );
-            assert_eq!((plain.key_id.as_str(), plain.key_version), (key_id, 1));
-            assert!(
-                kms.decrypt(&blob, &EncryptionContext::from([("x".into(), "y".into())]))
-                    .is_err()
-            );
-        }
-    }
-
-    /// Prints a fresh `tests/data/blob-v1.json`; run once with `--ignored` when the format is
-    /// born, never again for version 1.
-    #[test]
-    #[ignore]
-    fn print_frozen_blobs() {
-        let key_id = "5ea19a7e-0000-4000-8000-00000000f0a1";
-        let handle = root().create_version(key_id, 1).unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let kms = kms_with_key(dir.path(), root(), key_id, handle.clone());
-        let data_key: Vec<u8> = (0xA0..=0xBF).collect();
-        let cases = [
-            (
-                data_key,
-                serde_json::json!({"aws:s3:arn": "arn:aws:s3:::frozen-bucket/frozen/key"}),
-            ),
-            (
-                b"Sealgate KMS blob format 1".to_vec(),
-                serde_json::json!({}),
-            ),
-        ];
-        let blobs: Vec<_> = cases
-            .iter()
-            .map(|(plain, ctx)| {
-                let blob = kms.encrypt(key_id, plain, &context(ctx)).unwrap();
-                serde_json::json!({
-                    "context": ctx,
-                    "plaintext_hex": hex::encode(plain),
-                    "blob_hex": hex::encode(blob),
-                })
-            })
-            .collect();
-        let out = serde_json::json!({
-            "root_key_hex": hex::encode((0u8..32).collect::<Vec<u8>>()),
-            "key_id": key_id,
-            "handle_hex": hex::encode(handle),
-            "blobs": blobs,
-        });
-        println!("{}", serde_json::to_string_pretty(&out).unwrap());
-    }
 }

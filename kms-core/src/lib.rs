@@ -13,6 +13,8 @@ mod aliases;
 mod blob;
 mod catalog;
 mod error;
+#[cfg(test)]
+mod frozen;
 mod kms;
 mod lifecycle;
 mod root;
