@@ -158,12 +158,13 @@ impl RootOfTrust for SoftwareRoot {
     fn seal(&self, handle: &[u8], aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, Error> {
         let key = self.material(handle)?;
         let nonce = random_nonce()?;
-        let mut out = Vec::with_capacity(NONCE_LEN + plaintext.len() + TAG_LEN);
+        // Zeroizing: if sealing fails, the plaintext copied in is wiped on the way out.
+        let mut out = Zeroizing::new(Vec::with_capacity(NONCE_LEN + plaintext.len() + TAG_LEN));
         out.extend_from_slice(&nonce);
         out.extend_from_slice(plaintext);
         let tag = key.seal_in_place(&nonce, aad, out.get_mut(NONCE_LEN..).unwrap_or_default())?;
         out.extend_from_slice(&tag);
-        Ok(out)
+        Ok(std::mem::take(&mut *out))
     }
 
     fn open(&self, handle: &[u8], aad: &[u8], sealed: &[u8]) -> Result<Plaintext, Error> {
