@@ -5,6 +5,12 @@
 //! stored one (GET); its `seal` step encrypts segments with [`aead::Key`]; its KMS endpoint maps
 //! AWS KMS operations onto [`Kms`] one to one. This crate does no I/O beyond its key store and
 //! root key file, and no logging: everything is reported through return values.
+//!
+//! Where things are: [`aead`] is the AES-256-GCM seam; `kms` holds [`Kms`] and the
+//! cryptographic operations, `lifecycle`, `aliases` and `rotation` the rest of the key's life;
+//! `root` the [`RootOfTrust`] seam and [`SoftwareRoot`]; `store` and `catalog` the redb key store
+//! and its in-memory view; `blob` the ciphertext blob format; `secret` the secret types. The
+//! frozen byte formats are described in `docs/format-kms.md`.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

@@ -452,3 +452,11 @@ fn a_record_moved_to_another_name_fails_to_load() {
         "{err:?}"
     );
 }
+
+#[test]
+fn kms_is_shared_across_threads() {
+    fn shared<T: Send + Sync>() {}
+    shared::<Kms>();
+    shared::<kms_core::aead::Key>();
+    shared::<SoftwareRoot>();
+}
