@@ -27,9 +27,6 @@ pub const NONCE_LEN: usize = 12;
 /// Length of a GCM tag in bytes.
 pub const TAG_LEN: usize = 16;
 
-/// A GCM authentication tag.
-pub type Tag = [u8; TAG_LEN];
-
 /// Which audited crate performs AES-256-GCM.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Implementation {
@@ -134,7 +131,7 @@ impl Key {
         nonce: &[u8; NONCE_LEN],
         aad: &[u8],
         body: &mut [u8],
-    ) -> Result<Tag, Error> {
+    ) -> Result<[u8; TAG_LEN], Error> {
         match &self.inner {
             Inner::AwsLc(key) => {
                 let nonce = Nonce::assume_unique_for_key(*nonce);
@@ -210,7 +207,7 @@ impl Key {
                     .map_err(|_| Error::Aead)
             }
             Inner::RustCrypto(cipher) => {
-                let tag: &Tag = tag.try_into().map_err(|_| Error::Aead)?;
+                let tag: &[u8; TAG_LEN] = tag.try_into().map_err(|_| Error::Aead)?;
                 cipher
                     .decrypt_inout_detached(&(*nonce).into(), aad, body.into(), &(*tag).into())
                     .map_err(|_| Error::Aead)
