@@ -160,7 +160,7 @@ impl std::fmt::Debug for SecretKey {
 pub async fn open(config: &BackendConfig) -> Result<Arc<dyn Backend>, BackendError> {
     match config {
         BackendConfig::Folder { root } => Ok(Arc::new(folder::FolderBackend::open(root).await?)),
-        BackendConfig::S3 { .. } => Err(s3::S3Backend::open(config).err().unwrap_or(BackendError::Config { reason: "todo", source: None })),
+        BackendConfig::S3 { .. } => Ok(Arc::new(s3::S3Backend::open(config)?)),
     }
 }
 
