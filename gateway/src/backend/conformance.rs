@@ -25,8 +25,14 @@ pub(super) fn bucket_name() -> String {
 
 async fn folder_fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
-    let backend = super::folder::FolderBackend::open(&dir.path().join("objects")).await.unwrap();
-    Fixture { backend: Arc::new(backend), bucket: bucket_name(), _keep: Some(dir) }
+    let backend = super::folder::FolderBackend::open(&dir.path().join("objects"))
+        .await
+        .unwrap();
+    Fixture {
+        backend: Arc::new(backend),
+        bucket: bucket_name(),
+        _keep: Some(dir),
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -43,71 +49,121 @@ fn stream_of(data: Bytes, chunk: usize) -> ByteStream {
 
 fn failing_stream(good_bytes: usize) -> ByteStream {
     let good = stream_of(Bytes::from(vec![7u8; good_bytes]), 64 * 1024);
-    good.chain(futures::stream::once(async { Err(Boom.into()) })).boxed()
+    good.chain(futures::stream::once(async { Err(Boom.into()) }))
+        .boxed()
 }
 
 fn pattern(len: usize) -> Bytes {
-    (0..len).map(|i| (i * 31 % 251) as u8).collect::<Vec<_>>().into()
+    (0..len)
+        .map(|i| (i * 31 % 251) as u8)
+        .collect::<Vec<_>>()
+        .into()
 }
 
 fn meta(pairs: &[(&str, &str)]) -> StoredMeta {
-    pairs.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect()
+    pairs
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .collect()
 }
 
 async fn put(b: &dyn Backend, bucket: &str, key: &str, data: &[u8]) -> StoredMeta {
     let m = meta(&[("sealgate-test", &data.len().to_string())]);
     let body = stream_of(Bytes::copy_from_slice(data), 7);
-    let stored = b.put(bucket, key, &m, data.len() as u64, body).await.unwrap();
+    let stored = b
+        .put(bucket, key, &m, data.len() as u64, body)
+        .await
+        .unwrap();
     assert_eq!((stored.key.as_str(), stored.size), (key, data.len() as u64));
     m
 }
 
-async fn read(b: &dyn Backend, bucket: &str, key: &str, r: Option<std::ops::Range<u64>>) -> Vec<u8> {
+async fn read(
+    b: &dyn Backend,
+    bucket: &str,
+    key: &str,
+    r: Option<std::ops::Range<u64>>,
+) -> Vec<u8> {
     let (_, _, body) = b.get(bucket, key, r).await.unwrap();
     body.map_ok(|c| c.to_vec()).try_concat().await.unwrap()
 }
 
 async fn keys(b: &dyn Backend, bucket: &str, prefix: &str, after: Option<&str>) -> Vec<String> {
-    let listed: Vec<_> = b.list(bucket, prefix, after).await.unwrap().try_collect().await.unwrap();
+    let listed: Vec<_> = b
+        .list(bucket, prefix, after)
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
     listed.into_iter().map(|o| o.key).collect()
 }
 
 async fn bucket_lifecycle(b: &dyn Backend, bucket: &str) {
-    assert!(matches!(b.head_bucket(bucket).await, Err(BackendError::NoSuchBucket { .. })));
+    assert!(matches!(
+        b.head_bucket(bucket).await,
+        Err(BackendError::NoSuchBucket { .. })
+    ));
     b.create_bucket(bucket).await.unwrap();
     let again = b.create_bucket(bucket).await;
-    assert!(matches!(again, Err(BackendError::BucketAlreadyExists { .. })), "{again:?}");
+    assert!(
+        matches!(again, Err(BackendError::BucketAlreadyExists { .. })),
+        "{again:?}"
+    );
     b.head_bucket(bucket).await.unwrap();
     let listed = b.list_buckets().await.unwrap();
-    let info = listed.iter().find(|i| i.name == bucket).expect("bucket listed");
+    let info = listed
+        .iter()
+        .find(|i| i.name == bucket)
+        .expect("bucket listed");
     let age = time::OffsetDateTime::now_utc() - info.created;
     assert!(age.whole_minutes().abs() < 10, "created {}", info.created);
     b.ready().await.unwrap();
 
     put(b, bucket, "dir/", b"").await;
     let refused = b.delete_bucket(bucket).await;
-    assert!(matches!(refused, Err(BackendError::BucketNotEmpty { .. })), "{refused:?}");
+    assert!(
+        matches!(refused, Err(BackendError::BucketNotEmpty { .. })),
+        "{refused:?}"
+    );
     b.delete(bucket, "dir/").await.unwrap();
     b.delete_bucket(bucket).await.unwrap();
-    assert!(matches!(b.head_bucket(bucket).await, Err(BackendError::NoSuchBucket { .. })));
-    assert!(!b.list_buckets().await.unwrap().iter().any(|i| i.name == bucket));
+    assert!(matches!(
+        b.head_bucket(bucket).await,
+        Err(BackendError::NoSuchBucket { .. })
+    ));
+    assert!(
+        !b.list_buckets()
+            .await
+            .unwrap()
+            .iter()
+            .any(|i| i.name == bucket)
+    );
 }
 
 async fn missing_bucket(b: &dyn Backend, bucket: &str) {
-    let no_bucket = |r: Result<(), BackendError>| matches!(r, Err(BackendError::NoSuchBucket { .. }));
+    let no_bucket =
+        |r: Result<(), BackendError>| matches!(r, Err(BackendError::NoSuchBucket { .. }));
     assert!(no_bucket(b.head(bucket, "k").await.map(drop)));
     assert!(no_bucket(b.get(bucket, "k", None).await.map(drop)));
     assert!(no_bucket(b.list(bucket, "", None).await.map(drop)));
     assert!(no_bucket(b.delete_bucket(bucket).await));
     let body = stream_of(Bytes::from_static(b"x"), 1);
-    assert!(no_bucket(b.put(bucket, "k", &StoredMeta::new(), 1, body).await.map(drop)));
+    assert!(no_bucket(
+        b.put(bucket, "k", &StoredMeta::new(), 1, body)
+            .await
+            .map(drop)
+    ));
 }
 
 async fn put_head_get_range_delete(b: &dyn Backend, bucket: &str) {
     b.create_bucket(bucket).await.unwrap();
     let m = put(b, bucket, "greeting", b"hello world").await;
     let (object, got) = b.head(bucket, "greeting").await.unwrap();
-    assert_eq!((object.key.as_str(), object.size, got), ("greeting", 11, m.clone()));
+    assert_eq!(
+        (object.key.as_str(), object.size, got),
+        ("greeting", 11, m.clone())
+    );
 
     let (object, got, _) = b.get(bucket, "greeting", Some(6..11)).await.unwrap();
     assert_eq!((object.size, got), (11, m));
@@ -116,12 +172,21 @@ async fn put_head_get_range_delete(b: &dyn Backend, bucket: &str) {
     assert_eq!(read(b, bucket, "greeting", Some(0..1)).await, b"h");
     assert_eq!(read(b, bucket, "greeting", Some(4..4)).await, b"");
     let beyond = b.get(bucket, "greeting", Some(5..12)).await.map(drop);
-    assert!(matches!(beyond, Err(BackendError::InvalidRange { size: 11, .. })), "{beyond:?}");
+    assert!(
+        matches!(beyond, Err(BackendError::InvalidRange { size: 11, .. })),
+        "{beyond:?}"
+    );
 
     b.delete(bucket, "greeting").await.unwrap();
     let gone = b.head(bucket, "greeting").await.map(drop);
-    assert!(matches!(gone, Err(BackendError::NoSuchKey { .. })), "{gone:?}");
-    assert!(matches!(b.get(bucket, "greeting", None).await, Err(BackendError::NoSuchKey { .. })));
+    assert!(
+        matches!(gone, Err(BackendError::NoSuchKey { .. })),
+        "{gone:?}"
+    );
+    assert!(matches!(
+        b.get(bucket, "greeting", None).await,
+        Err(BackendError::NoSuchKey { .. })
+    ));
     b.delete(bucket, "greeting").await.unwrap();
 }
 
@@ -131,7 +196,13 @@ async fn overwrite(b: &dyn Backend, bucket: &str) {
     let m = put(b, bucket, "k", b"second").await;
     assert_eq!(b.head(bucket, "k").await.unwrap().1, m);
     assert_eq!(read(b, bucket, "k", None).await, b"second");
-    let listed: Vec<_> = b.list(bucket, "", None).await.unwrap().try_collect().await.unwrap();
+    let listed: Vec<_> = b
+        .list(bucket, "", None)
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!((listed[0].key.as_str(), listed[0].size), ("k", 6));
 }
@@ -145,28 +216,51 @@ async fn metadata_round_trip(b: &dyn Backend, bucket: &str) {
         ("x-amz-meta-b64", "dGV4dCB3aXRoIHNwYWNlcw"),
         ("with-space", "a b"),
     ]);
-    b.put(bucket, "m", &m, 3, stream_of(Bytes::from_static(b"abc"), 1)).await.unwrap();
+    b.put(bucket, "m", &m, 3, stream_of(Bytes::from_static(b"abc"), 1))
+        .await
+        .unwrap();
     assert_eq!(b.head(bucket, "m").await.unwrap().1, m);
     assert_eq!(b.get(bucket, "m", Some(1..2)).await.unwrap().1, m);
 
     let empty = StoredMeta::new();
-    b.put(bucket, "e", &empty, 1, stream_of(Bytes::from_static(b"x"), 1)).await.unwrap();
+    b.put(
+        bucket,
+        "e",
+        &empty,
+        1,
+        stream_of(Bytes::from_static(b"x"), 1),
+    )
+    .await
+    .unwrap();
     assert_eq!(b.head(bucket, "e").await.unwrap().1, empty);
 
     let bad = meta(&[("sealgate-key", "clé")]);
-    let refused = b.put(bucket, "m", &bad, 1, stream_of(Bytes::from_static(b"z"), 1)).await;
-    assert!(matches!(refused, Err(BackendError::InvalidMetadata { .. })), "{refused:?}");
+    let refused = b
+        .put(bucket, "m", &bad, 1, stream_of(Bytes::from_static(b"z"), 1))
+        .await;
+    assert!(
+        matches!(refused, Err(BackendError::InvalidMetadata { .. })),
+        "{refused:?}"
+    );
     assert_eq!(read(b, bucket, "m", None).await, b"abc");
 }
 
 async fn zero_length(b: &dyn Backend, bucket: &str) {
     b.create_bucket(bucket).await.unwrap();
     let body = futures::stream::empty().boxed();
-    b.put(bucket, "empty", &StoredMeta::new(), 0, body).await.unwrap();
+    b.put(bucket, "empty", &StoredMeta::new(), 0, body)
+        .await
+        .unwrap();
     assert_eq!(b.head(bucket, "empty").await.unwrap().0.size, 0);
     assert_eq!(read(b, bucket, "empty", None).await, b"");
     assert_eq!(read(b, bucket, "empty", Some(0..0)).await, b"");
-    let listed: Vec<_> = b.list(bucket, "", None).await.unwrap().try_collect().await.unwrap();
+    let listed: Vec<_> = b
+        .list(bucket, "", None)
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
     assert_eq!((listed.len(), listed[0].size), (1, 0));
 }
 
@@ -175,7 +269,15 @@ async fn large_streamed(b: &dyn Backend, bucket: &str) {
     let data = pattern(20 * MIB + 123);
     let size = data.len() as u64;
     let none = StoredMeta::new();
-    let stored = b.put(bucket, "big", &none, size, stream_of(data.clone(), 64 * 1024)).await;
+    let stored = b
+        .put(
+            bucket,
+            "big",
+            &none,
+            size,
+            stream_of(data.clone(), 64 * 1024),
+        )
+        .await;
     assert_eq!(stored.unwrap().size, size);
     assert_eq!(b.head(bucket, "big").await.unwrap().0.size, size);
     let back = read(b, bucket, "big", None).await;
@@ -188,16 +290,28 @@ async fn failed_stream_leaves_nothing(b: &dyn Backend, bucket: &str) {
     b.create_bucket(bucket).await.unwrap();
     for (good, key) in [(1000, "small"), (12 * MIB, "large")] {
         let none = StoredMeta::new();
-        let failed = b.put(bucket, key, &none, 20 * MIB as u64, failing_stream(good)).await;
+        let failed = b
+            .put(bucket, key, &none, 20 * MIB as u64, failing_stream(good))
+            .await;
         match failed {
-            Err(BackendError::Body { source, .. }) => assert!(source.downcast_ref::<Boom>().is_some()),
+            Err(BackendError::Body { source, .. }) => {
+                assert!(source.downcast_ref::<Boom>().is_some())
+            }
             other => panic!("expected a body error, got {other:?}"),
         }
-        assert!(matches!(b.head(bucket, key).await, Err(BackendError::NoSuchKey { .. })));
+        assert!(matches!(
+            b.head(bucket, key).await,
+            Err(BackendError::NoSuchKey { .. })
+        ));
     }
 
     let old = put(b, bucket, "kept", b"old version").await;
-    let cases = [(1000, true, 20 * MIB), (12 * MIB, true, 20 * MIB), (3, false, 5), (7, false, 5)];
+    let cases = [
+        (1000, true, 20 * MIB),
+        (12 * MIB, true, 20 * MIB),
+        (3, false, 5),
+        (7, false, 5),
+    ];
     for (good, fails, size) in cases.into_iter().chain([(7 * MIB, false, 6 * MIB)]) {
         let body = match fails {
             true => failing_stream(good),
@@ -206,7 +320,10 @@ async fn failed_stream_leaves_nothing(b: &dyn Backend, bucket: &str) {
         let none = StoredMeta::new();
         let failed = b.put(bucket, "kept", &none, size as u64, body).await;
         assert!(
-            matches!(failed, Err(BackendError::Body { .. } | BackendError::LengthMismatch { .. })),
+            matches!(
+                failed,
+                Err(BackendError::Body { .. } | BackendError::LengthMismatch { .. })
+            ),
             "{failed:?}"
         );
         assert_eq!(b.head(bucket, "kept").await.unwrap().1, old);
@@ -217,10 +334,40 @@ async fn failed_stream_leaves_nothing(b: &dyn Backend, bucket: &str) {
 
 fn odd_keys() -> Vec<String> {
     let mut keys: Vec<String> = [
-        "dir/", "dir/a", "dir//", "a//b", "/lead", "/", "//", ".", "..", "./x", "a/./b", "a/../b",
-        "sp ace/ x ", "plus+sign", "100%", "%", "%2E", "%41", "hash#1", "a#o", "a#+/b", "q?x=1&y",
-        "back\\slash", "日本語/キー", "ключ", "ctrl\u{1}\u{7f}", "tab\tnl\n", "a", "a/b", "a/b/",
-        "~tilde", "emoji😀", "#bucket", "*[]{}<>|\"'`^",
+        "dir/",
+        "dir/a",
+        "dir//",
+        "a//b",
+        "/lead",
+        "/",
+        "//",
+        ".",
+        "..",
+        "./x",
+        "a/./b",
+        "a/../b",
+        "sp ace/ x ",
+        "plus+sign",
+        "100%",
+        "%",
+        "%2E",
+        "%41",
+        "hash#1",
+        "a#o",
+        "a#+/b",
+        "q?x=1&y",
+        "back\\slash",
+        "日本語/キー",
+        "ключ",
+        "ctrl\u{1}\u{7f}",
+        "tab\tnl\n",
+        "a",
+        "a/b",
+        "a/b/",
+        "~tilde",
+        "emoji😀",
+        "#bucket",
+        "*[]{}<>|\"'`^",
     ]
     .iter()
     .map(|k| k.to_string())
@@ -240,16 +387,29 @@ async fn odd_keys_round_trip_in_order(b: &dyn Backend, bucket: &str) {
     for key in &all {
         assert_eq!(read(b, bucket, key, None).await, key.as_bytes(), "{key:?}");
     }
-    for (prefix, after) in [("", None), ("a", None), ("a/", Some("a/.")), ("dir/", Some("dir/")),
-        ("%", None), ("/", None), ("é", None), ("", Some("a")), ("", Some("zzz")), ("nope", None)]
-    {
+    for (prefix, after) in [
+        ("", None),
+        ("a", None),
+        ("a/", Some("a/.")),
+        ("dir/", Some("dir/")),
+        ("%", None),
+        ("/", None),
+        ("é", None),
+        ("", Some("a")),
+        ("", Some("zzz")),
+        ("nope", None),
+    ] {
         let mut expected: Vec<String> = all
             .iter()
             .filter(|k| k.starts_with(prefix) && after.is_none_or(|a| k.as_str() > a))
             .cloned()
             .collect();
         expected.sort_unstable_by(|x, y| x.as_bytes().cmp(y.as_bytes()));
-        assert_eq!(keys(b, bucket, prefix, after).await, expected, "{prefix:?} after {after:?}");
+        assert_eq!(
+            keys(b, bucket, prefix, after).await,
+            expected,
+            "{prefix:?} after {after:?}"
+        );
     }
     for key in &all {
         b.delete(bucket, key).await.unwrap();
@@ -270,7 +430,11 @@ async fn list_1500(b: &dyn Backend, bucket: &str) {
     let mut sorted = names.clone();
     sorted.sort();
     assert_eq!(keys(b, bucket, "", None).await, sorted);
-    let p1: Vec<_> = sorted.iter().filter(|k| k.starts_with("p1/")).cloned().collect();
+    let p1: Vec<_> = sorted
+        .iter()
+        .filter(|k| k.starts_with("p1/"))
+        .cloned()
+        .collect();
     assert_eq!(keys(b, bucket, "p1/", None).await, p1);
     assert_eq!(keys(b, bucket, "p1/", Some("p1/00700")).await, p1[234..]);
 }

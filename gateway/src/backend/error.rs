@@ -30,19 +30,38 @@ pub enum BackendError {
 
     /// A bucket name or key this backend cannot store.
     #[error("invalid name {key:?} in bucket {bucket:?}: {reason}")]
-    InvalidName { bucket: String, key: String, reason: &'static str },
+    InvalidName {
+        bucket: String,
+        key: String,
+        reason: &'static str,
+    },
 
     /// Metadata that is not ASCII or does not fit the backend.
     #[error("invalid metadata for {key:?} in bucket {bucket:?}: {reason}")]
-    InvalidMetadata { bucket: String, key: String, reason: &'static str },
+    InvalidMetadata {
+        bucket: String,
+        key: String,
+        reason: &'static str,
+    },
 
     /// A range outside the stored body.
     #[error("range {start}..{end} outside the {size} stored bytes of {key:?} in {bucket:?}")]
-    InvalidRange { bucket: String, key: String, start: u64, end: u64, size: u64 },
+    InvalidRange {
+        bucket: String,
+        key: String,
+        start: u64,
+        end: u64,
+        size: u64,
+    },
 
     /// The body stream delivered more or fewer bytes than announced; nothing was stored.
     #[error("body of {key:?} in {bucket:?} had {actual} bytes, expected {expected}")]
-    LengthMismatch { bucket: String, key: String, expected: u64, actual: u64 },
+    LengthMismatch {
+        bucket: String,
+        key: String,
+        expected: u64,
+        actual: u64,
+    },
 
     /// The body stream failed; its error is carried unchanged so the gateway can downcast it.
     #[error("body stream of {key:?} in {bucket:?} failed")]
@@ -55,7 +74,11 @@ pub enum BackendError {
 
     /// What the backend holds for this object is not in a format we wrote.
     #[error("stored object {key:?} in {bucket:?} is corrupt: {reason}")]
-    Corrupt { bucket: String, key: String, reason: &'static str },
+    Corrupt {
+        bucket: String,
+        key: String,
+        reason: &'static str,
+    },
 
     /// The backend failed or could not be reached.
     #[error("backend unavailable for {key:?} in bucket {bucket:?}")]
@@ -79,6 +102,10 @@ impl BackendError {
     /// `Unavailable` for a bucket-level call.
     pub(crate) fn unavailable(bucket: &str, key: &str, source: impl Into<BoxError>) -> Self {
         let (bucket, key) = (bucket.to_string(), key.to_string());
-        Self::Unavailable { bucket, key, source: source.into() }
+        Self::Unavailable {
+            bucket,
+            key,
+            source: source.into(),
+        }
     }
 }

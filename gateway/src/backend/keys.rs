@@ -102,7 +102,13 @@ mod tests {
 
     #[test]
     fn ordinary_keys_are_unchanged() {
-        for key in ["photos/2024/cat.jpg", "a b+c=d,e(f)", "日本語/ключ", "x\\y", "a?b*c"] {
+        for key in [
+            "photos/2024/cat.jpg",
+            "a b+c=d,e(f)",
+            "日本語/ключ",
+            "x\\y",
+            "a?b*c",
+        ] {
             assert_eq!(encode(key), key);
         }
     }

@@ -20,7 +20,6 @@ mod conformance;
 #[cfg(test)]
 mod moto;
 
-
 use std::collections::BTreeMap;
 use std::ops::Range;
 use std::sync::Arc;
@@ -84,8 +83,11 @@ pub trait Backend: Send + Sync + 'static {
     ) -> Result<StoredObject, BackendError>;
 
     /// The object and its metadata, without the body.
-    async fn head(&self, bucket: &str, key: &str)
-    -> Result<(StoredObject, StoredMeta), BackendError>;
+    async fn head(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<(StoredObject, StoredMeta), BackendError>;
 
     /// The object, its metadata and its body (or only `range` of the stored body).
     async fn get(
@@ -169,16 +171,19 @@ pub async fn open(config: &BackendConfig) -> Result<Arc<dyn Backend>, BackendErr
 pub(crate) fn check_meta(bucket: &str, key: &str, meta: &StoredMeta) -> Result<(), BackendError> {
     let name_ok = |n: &str| {
         !n.is_empty()
-            && n.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_".contains(&b))
+            && n.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_".contains(&b))
     };
-    let value_ok = |v: &str| {
-        v.bytes().all(|b| b == b' ' || b.is_ascii_graphic()) && v.trim() == v
-    };
+    let value_ok = |v: &str| v.bytes().all(|b| b == b' ' || b.is_ascii_graphic()) && v.trim() == v;
     if meta.iter().all(|(n, v)| name_ok(n) && value_ok(v)) {
         return Ok(());
     }
     let (bucket, key) = (bucket.to_string(), key.to_string());
-    Err(BackendError::InvalidMetadata { bucket, key, reason: "names or values not plain ASCII" })
+    Err(BackendError::InvalidMetadata {
+        bucket,
+        key,
+        reason: "names or values not plain ASCII",
+    })
 }
 
 /// Refuses bucket names that are not safe as one directory or URL path segment: 1 to 255
@@ -192,7 +197,11 @@ pub(crate) fn check_bucket(bucket: &str) -> Result<(), BackendError> {
         return Ok(());
     }
     let (bucket, key) = (bucket.to_string(), String::new());
-    Err(BackendError::InvalidName { bucket, key, reason: "not a bucket name" })
+    Err(BackendError::InvalidName {
+        bucket,
+        key,
+        reason: "not a bucket name",
+    })
 }
 
 /// Refuses keys that are not S3 keys.
@@ -201,7 +210,11 @@ pub(crate) fn check_key(bucket: &str, key: &str) -> Result<(), BackendError> {
         return Ok(());
     }
     let (bucket, key) = (bucket.to_string(), key.to_string());
-    Err(BackendError::InvalidName { bucket, key, reason: "a key has 1 to 1024 bytes" })
+    Err(BackendError::InvalidName {
+        bucket,
+        key,
+        reason: "a key has 1 to 1024 bytes",
+    })
 }
 
 /// Checks `range` against the stored size; `None` means the whole body.
@@ -216,7 +229,13 @@ pub(crate) fn check_range(
         return Ok(range);
     }
     let (bucket, key) = (bucket.to_string(), key.to_string());
-    Err(BackendError::InvalidRange { bucket, key, start: range.start, end: range.end, size })
+    Err(BackendError::InvalidRange {
+        bucket,
+        key,
+        start: range.start,
+        end: range.end,
+        size,
+    })
 }
 
 /// Converts object_store's timestamp (nanoseconds since the epoch) to `OffsetDateTime`.
@@ -259,7 +278,13 @@ mod tests {
     fn metadata_must_be_plain_ascii() {
         let ok: StoredMeta = [("sealgate-key".into(), "YWJj+/=".into())].into();
         assert!(check_meta("b", "k", &ok).is_ok());
-        for (n, v) in [("Upper", "v"), ("é", "v"), ("n", "é"), ("n", " pad"), ("", "v")] {
+        for (n, v) in [
+            ("Upper", "v"),
+            ("é", "v"),
+            ("n", "é"),
+            ("n", " pad"),
+            ("", "v"),
+        ] {
             let meta: StoredMeta = [(n.to_string(), v.to_string())].into();
             assert!(check_meta("b", "k", &meta).is_err(), "{n:?}={v:?}");
         }

@@ -20,7 +20,11 @@ static SERVER: OnceLock<Option<BackendConfig>> = OnceLock::new();
 pub(super) async fn fixture() -> Option<Fixture> {
     let config = SERVER.get_or_init(server_config).clone()?;
     let backend = super::s3::S3Backend::open(&config).unwrap();
-    Some(Fixture { backend: Arc::new(backend), bucket: bucket_name(), _keep: None })
+    Some(Fixture {
+        backend: Arc::new(backend),
+        bucket: bucket_name(),
+        _keep: None,
+    })
 }
 
 fn server_config() -> Option<BackendConfig> {
@@ -34,28 +38,44 @@ fn server_config() -> Option<BackendConfig> {
         endpoint,
         region: var("SEALGATE_TEST_S3_REGION", "us-east-1"),
         access_key_id: var("SEALGATE_TEST_S3_ACCESS_KEY_ID", "sealgate-test"),
-        secret: SecretKey::new(var("SEALGATE_TEST_S3_SECRET_ACCESS_KEY", "sealgate-test-secret")),
+        secret: SecretKey::new(var(
+            "SEALGATE_TEST_S3_SECRET_ACCESS_KEY",
+            "sealgate-test-secret",
+        )),
     })
 }
 
 fn start_moto() -> Option<String> {
-    let probe = Command::new("python3").args(["-c", "import moto.server"]).output();
+    let probe = Command::new("python3")
+        .args(["-c", "import moto.server"])
+        .output();
     if !probe.is_ok_and(|o| o.status.success()) {
         eprintln!("skipping S3 backend tests: moto is not installed (pip install 'moto[server]')");
         return None;
     }
-    let port = TcpListener::bind("127.0.0.1:0").ok()?.local_addr().ok()?.port();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .ok()?
+        .local_addr()
+        .ok()?
+        .port();
     let watchdog = format!(
         "python3 -m moto.server -H 127.0.0.1 -p {port} >/dev/null 2>&1 & m=$!; \
          while kill -0 {parent} 2>/dev/null && kill -0 $m 2>/dev/null; do sleep 1; done; \
          kill $m 2>/dev/null",
         parent = std::process::id()
     );
-    let spawned = Command::new("sh").args(["-c", &watchdog]).stdin(Stdio::null()).spawn();
-    spawned.expect("start moto");
+    // Not waited for: the shell loop outlives no test process, and ends moto with it.
+    #[allow(clippy::zombie_processes)]
+    let _watchdog = Command::new("sh")
+        .args(["-c", &watchdog])
+        .stdin(Stdio::null())
+        .spawn();
     let deadline = Instant::now() + Duration::from_secs(60);
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "moto did not start on port {port}");
+        assert!(
+            Instant::now() < deadline,
+            "moto did not start on port {port}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     Some(format!("http://127.0.0.1:{port}"))

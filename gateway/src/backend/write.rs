@@ -28,7 +28,12 @@ impl Target<'_> {
 
     fn mismatch(&self, actual: u64) -> BackendError {
         let (bucket, key) = (self.bucket.to_string(), self.key.to_string());
-        BackendError::LengthMismatch { bucket, key, expected: self.size, actual }
+        BackendError::LengthMismatch {
+            bucket,
+            key,
+            expected: self.size,
+            actual,
+        }
     }
 }
 
@@ -63,7 +68,10 @@ async fn copy_body(
         if seen > target.size {
             return Err(target.mismatch(seen));
         }
-        writer.wait_for_capacity(MAX_PARTS_IN_FLIGHT).await.map_err(|e| target.unavailable(e))?;
+        writer
+            .wait_for_capacity(MAX_PARTS_IN_FLIGHT)
+            .await
+            .map_err(|e| target.unavailable(e))?;
         writer.put(chunk);
     }
     if seen != target.size {
@@ -95,5 +103,9 @@ pub(crate) async fn collect_small(
 
 fn body_error(target: &Target<'_>, source: crate::body::BoxError) -> BackendError {
     let (bucket, key) = (target.bucket.to_string(), target.key.to_string());
-    BackendError::Body { bucket, key, source }
+    BackendError::Body {
+        bucket,
+        key,
+        source,
+    }
 }

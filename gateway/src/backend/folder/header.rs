@@ -60,7 +60,10 @@ mod tests {
         let header = encode(&meta).unwrap();
         assert_eq!(header.len() as u64, HEADER_LEN);
         assert_eq!(decode(&header), Some(meta));
-        assert_eq!(decode(&encode(&StoredMeta::new()).unwrap()), Some(StoredMeta::new()));
+        assert_eq!(
+            decode(&encode(&StoredMeta::new()).unwrap()),
+            Some(StoredMeta::new())
+        );
     }
 
     #[test]

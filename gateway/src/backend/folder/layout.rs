@@ -62,7 +62,9 @@ fn chunks(segment: &str) -> Vec<&str> {
         while !rest.is_char_boundary(cut) {
             cut += 1;
         }
-        let Some((head, tail)) = rest.split_at_checked(cut) else { break };
+        let Some((head, tail)) = rest.split_at_checked(cut) else {
+            break;
+        };
         out.push(tail);
         rest = head;
     }
@@ -108,7 +110,10 @@ mod tests {
 
     #[test]
     fn ordinary_keys_look_familiar() {
-        assert_eq!(object_parts("photos/2024/cat.jpg"), ["photos", "2024", "cat.jpg#o"]);
+        assert_eq!(
+            object_parts("photos/2024/cat.jpg"),
+            ["photos", "2024", "cat.jpg#o"]
+        );
         assert_eq!(object_parts("dir/"), ["dir", "%#o"]);
     }
 

@@ -41,12 +41,17 @@ pub struct FolderBackend {
 impl FolderBackend {
     /// Opens (and creates if needed) the folder `root`.
     pub async fn open(root: &FsPath) -> Result<Self, BackendError> {
-        tokio::fs::create_dir_all(root).await.map_err(|e| config_error("cannot create root", e))?;
+        tokio::fs::create_dir_all(root)
+            .await
+            .map_err(|e| config_error("cannot create root", e))?;
         let store = LocalFileSystem::new_with_prefix(root)
             .map_err(|e| config_error("cannot open root", e))?
             .with_fsync(true)
             .with_automatic_cleanup(true);
-        Ok(Self { root: root.to_path_buf(), store })
+        Ok(Self {
+            root: root.to_path_buf(),
+            store,
+        })
     }
 
     fn bucket_dir(&self, bucket: &str) -> PathBuf {
@@ -65,7 +70,9 @@ impl FolderBackend {
     async fn require_bucket(&self, bucket: &str) -> Result<(), BackendError> {
         match self.bucket_exists(bucket).await? {
             true => Ok(()),
-            false => Err(BackendError::NoSuchBucket { bucket: bucket.to_string() }),
+            false => Err(BackendError::NoSuchBucket {
+                bucket: bucket.to_string(),
+            }),
         }
     }
 
@@ -73,12 +80,16 @@ impl FolderBackend {
     async fn store_error(&self, bucket: &str, key: &str, e: object_store::Error) -> BackendError {
         match e {
             object_store::Error::NotFound { .. } => match self.require_bucket(bucket).await {
-                Ok(()) => BackendError::NoSuchKey { bucket: bucket.into(), key: key.into() },
+                Ok(()) => BackendError::NoSuchKey {
+                    bucket: bucket.into(),
+                    key: key.into(),
+                },
                 Err(e) => e,
             },
-            object_store::Error::Precondition { .. } => {
-                BackendError::PreconditionFailed { bucket: bucket.into(), key: key.into() }
-            }
+            object_store::Error::Precondition { .. } => BackendError::PreconditionFailed {
+                bucket: bucket.into(),
+                key: key.into(),
+            },
             e => BackendError::unavailable(bucket, key, e),
         }
     }
@@ -95,14 +106,20 @@ impl FolderBackend {
         key: &str,
     ) -> Result<(StoredObject, StoredMeta), BackendError> {
         let path = Self::object_path(bucket, key)?;
-        let opts = GetOptions { range: Some((0..header::HEADER_LEN).into()), ..Default::default() };
+        let opts = GetOptions {
+            range: Some((0..header::HEADER_LEN).into()),
+            ..Default::default()
+        };
         let result = match self.store.get_opts(&path, opts).await {
             Ok(result) => result,
             Err(e) => return Err(self.store_error(bucket, key, e).await),
         };
         let object = stored_object(key.to_string(), &result.meta)
             .ok_or_else(|| corrupt(bucket, key, "shorter than its header"))?;
-        let bytes = result.bytes().await.map_err(|e| BackendError::unavailable(bucket, key, e))?;
+        let bytes = result
+            .bytes()
+            .await
+            .map_err(|e| BackendError::unavailable(bucket, key, e))?;
         let meta = header::decode(&bytes).ok_or_else(|| corrupt(bucket, key, "bad header"))?;
         Ok((object, meta))
     }
@@ -149,12 +166,16 @@ impl FolderBackend {
         let dir = self.bucket_dir(bucket);
         let marker = tokio::fs::read_to_string(dir.join(layout::BUCKET_MARKER)).await;
         let rfc3339 = &time::format_description::well_known::Rfc3339;
-        if let Some(t) = marker.ok().and_then(|s| time::OffsetDateTime::parse(s.trim(), rfc3339).ok())
+        if let Some(t) = marker
+            .ok()
+            .and_then(|s| time::OffsetDateTime::parse(s.trim(), rfc3339).ok())
         {
             return t;
         }
         let modified = tokio::fs::metadata(&dir).await.and_then(|m| m.modified());
-        modified.map(Into::into).unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+        modified
+            .map(Into::into)
+            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
     }
 }
 
@@ -165,8 +186,10 @@ impl Backend for FolderBackend {
             .await
             .map_err(|e| BackendError::unavailable("", "", e))?;
         let mut buckets = Vec::new();
-        while let Some(entry) = dir.next_entry().await.map_err(|e| root_error(e))? {
-            let Ok(name) = entry.file_name().into_string() else { continue };
+        while let Some(entry) = dir.next_entry().await.map_err(root_error)? {
+            let Ok(name) = entry.file_name().into_string() else {
+                continue;
+            };
             let is_dir = entry.file_type().await.is_ok_and(|t| t.is_dir());
             if is_dir && super::check_bucket(&name).is_ok() {
                 let created = self.created(&name).await;
@@ -183,7 +206,9 @@ impl Backend for FolderBackend {
         match tokio::fs::create_dir(&dir).await {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                return Err(BackendError::BucketAlreadyExists { bucket: bucket.to_string() });
+                return Err(BackendError::BucketAlreadyExists {
+                    bucket: bucket.to_string(),
+                });
             }
             Err(e) => return Err(BackendError::unavailable(bucket, "", e)),
         }
@@ -191,7 +216,9 @@ impl Backend for FolderBackend {
         let stamp = now.format(&time::format_description::well_known::Rfc3339);
         let stamp = stamp.map_err(|e| BackendError::unavailable(bucket, "", e))?;
         let marker = dir.join(layout::BUCKET_MARKER);
-        tokio::fs::write(marker, stamp).await.map_err(|e| BackendError::unavailable(bucket, "", e))
+        tokio::fs::write(marker, stamp)
+            .await
+            .map_err(|e| BackendError::unavailable(bucket, "", e))
     }
 
     async fn head_bucket(&self, bucket: &str) -> Result<(), BackendError> {
@@ -201,7 +228,9 @@ impl Backend for FolderBackend {
     async fn delete_bucket(&self, bucket: &str) -> Result<(), BackendError> {
         self.require_bucket(bucket).await?;
         if !self.scan(bucket, &Path::from(bucket)).await?.is_empty() {
-            return Err(BackendError::BucketNotEmpty { bucket: bucket.to_string() });
+            return Err(BackendError::BucketNotEmpty {
+                bucket: bucket.to_string(),
+            });
         }
         // What remains is the marker, empty directories and staged uploads that never finished.
         let removed = tokio::fs::remove_dir_all(self.bucket_dir(bucket)).await;
@@ -225,7 +254,11 @@ impl Backend for FolderBackend {
         })?;
         self.require_bucket(bucket).await?;
 
-        let upload = match self.store.put_multipart_opts(&path, Default::default()).await {
+        let upload = match self
+            .store
+            .put_multipart_opts(&path, Default::default())
+            .await
+        {
             Ok(upload) => upload,
             Err(e) => return Err(self.store_error(bucket, key, e).await),
         };
@@ -233,7 +266,12 @@ impl Backend for FolderBackend {
         let result = write::write_all(&target, upload, PART_SIZE, header, body).await?;
         tracing::debug!(bucket, key, size, "object stored in folder");
         let last_modified = time::OffsetDateTime::now_utc();
-        Ok(StoredObject { key: key.to_string(), size, last_modified, backend_etag: result.e_tag })
+        Ok(StoredObject {
+            key: key.to_string(),
+            size,
+            last_modified,
+            backend_etag: result.e_tag,
+        })
     }
 
     async fn head(
@@ -308,7 +346,11 @@ fn stored_object(key: String, meta: &ObjectMeta) -> Option<StoredObject> {
 }
 
 fn corrupt(bucket: &str, key: &str, reason: &'static str) -> BackendError {
-    BackendError::Corrupt { bucket: bucket.to_string(), key: key.to_string(), reason }
+    BackendError::Corrupt {
+        bucket: bucket.to_string(),
+        key: key.to_string(),
+        reason,
+    }
 }
 
 fn root_error(source: impl Into<crate::body::BoxError>) -> BackendError {
@@ -316,5 +358,8 @@ fn root_error(source: impl Into<crate::body::BoxError>) -> BackendError {
 }
 
 fn config_error(reason: &'static str, e: impl Into<crate::body::BoxError>) -> BackendError {
-    BackendError::Config { reason, source: Some(e.into()) }
+    BackendError::Config {
+        reason,
+        source: Some(e.into()),
+    }
 }

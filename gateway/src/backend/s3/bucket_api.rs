@@ -37,7 +37,12 @@ struct Refused {
 }
 
 impl BucketApi {
-    pub(super) fn new(endpoint: &str, region: &str, access_key_id: &str, secret: SecretKey) -> Self {
+    pub(super) fn new(
+        endpoint: &str,
+        region: &str,
+        access_key_id: &str,
+        secret: SecretKey,
+    ) -> Self {
         Self {
             client: reqwest::Client::new(),
             endpoint: endpoint.trim_end_matches('/').to_string(),
@@ -54,7 +59,12 @@ impl BucketApi {
         }
         let parsed: ListAllMyBucketsResult = quick_xml::de::from_reader(body.as_ref())
             .map_err(|e| BackendError::unavailable("", "", e))?;
-        let mut buckets: Vec<_> = parsed.buckets.bucket.into_iter().map(BucketInfo::from).collect();
+        let mut buckets: Vec<_> = parsed
+            .buckets
+            .bucket
+            .into_iter()
+            .map(BucketInfo::from)
+            .collect();
         buckets.sort_unstable_by(|a, b| a.name.cmp(&b.name));
         Ok(buckets)
     }
@@ -62,14 +72,16 @@ impl BucketApi {
     pub(super) async fn create_bucket(&self, bucket: &str) -> Result<(), BackendError> {
         // S3 in us-east-1 answers 200 to the owner re-creating a bucket, so ask first.
         if self.head_bucket(bucket).await.is_ok() {
-            return Err(BackendError::BucketAlreadyExists { bucket: bucket.to_string() });
+            return Err(BackendError::BucketAlreadyExists {
+                bucket: bucket.to_string(),
+            });
         }
         let (status, body) = self.send(Method::PUT, bucket, self.location_body()).await?;
         match status {
             s if s.is_success() => Ok(()),
-            StatusCode::CONFLICT => {
-                Err(BackendError::BucketAlreadyExists { bucket: bucket.to_string() })
-            }
+            StatusCode::CONFLICT => Err(BackendError::BucketAlreadyExists {
+                bucket: bucket.to_string(),
+            }),
             s => Err(refused(bucket, s, &body)),
         }
     }
@@ -78,7 +90,9 @@ impl BucketApi {
         let (status, body) = self.send(Method::HEAD, bucket, Bytes::new()).await?;
         match status {
             s if s.is_success() => Ok(()),
-            StatusCode::NOT_FOUND => Err(BackendError::NoSuchBucket { bucket: bucket.to_string() }),
+            StatusCode::NOT_FOUND => Err(BackendError::NoSuchBucket {
+                bucket: bucket.to_string(),
+            }),
             s => Err(refused(bucket, s, &body)),
         }
     }
@@ -87,8 +101,12 @@ impl BucketApi {
         let (status, body) = self.send(Method::DELETE, bucket, Bytes::new()).await?;
         match status {
             s if s.is_success() => Ok(()),
-            StatusCode::NOT_FOUND => Err(BackendError::NoSuchBucket { bucket: bucket.to_string() }),
-            StatusCode::CONFLICT => Err(BackendError::BucketNotEmpty { bucket: bucket.to_string() }),
+            StatusCode::NOT_FOUND => Err(BackendError::NoSuchBucket {
+                bucket: bucket.to_string(),
+            }),
+            StatusCode::CONFLICT => Err(BackendError::BucketNotEmpty {
+                bucket: bucket.to_string(),
+            }),
             s => Err(refused(bucket, s, &body)),
         }
     }
@@ -113,16 +131,30 @@ impl BucketApi {
         body: Bytes,
     ) -> Result<(StatusCode, Bytes), BackendError> {
         let url = format!("{}/{bucket}", self.endpoint);
-        let request = self.signed(method, &url, body).map_err(|e| unavailable(bucket, e))?;
+        let request = self
+            .signed(method, &url, body)
+            .map_err(|e| unavailable(bucket, e))?;
         let request = reqwest::Request::try_from(request).map_err(|e| unavailable(bucket, e))?;
-        let response = self.client.execute(request).await.map_err(|e| unavailable(bucket, e))?;
+        let response = self
+            .client
+            .execute(request)
+            .await
+            .map_err(|e| unavailable(bucket, e))?;
         let status = response.status();
         let body = response.bytes().await.map_err(|e| unavailable(bucket, e))?;
         Ok((status, body))
     }
 
-    fn signed(&self, method: Method, url: &str, body: Bytes) -> Result<http::Request<Bytes>, BoxError> {
-        let mut request = http::Request::builder().method(method).uri(url).body(body)?;
+    fn signed(
+        &self,
+        method: Method,
+        url: &str,
+        body: Bytes,
+    ) -> Result<http::Request<Bytes>, BoxError> {
+        let mut request = http::Request::builder()
+            .method(method)
+            .uri(url)
+            .body(body)?;
         let identity = aws_credential_types::Credentials::new(
             &self.access_key_id,
             self.secret.expose(),
@@ -143,7 +175,10 @@ impl BucketApi {
             .settings(settings)
             .build()?
             .into();
-        let headers = request.headers().iter().filter_map(|(n, v)| Some((n.as_str(), v.to_str().ok()?)));
+        let headers = request
+            .headers()
+            .iter()
+            .filter_map(|(n, v)| Some((n.as_str(), v.to_str().ok()?)));
         let signable = SignableRequest::new(
             request.method().as_str(),
             request.uri().to_string(),
@@ -162,7 +197,9 @@ fn unavailable(bucket: &str, source: impl Into<BoxError>) -> BackendError {
 
 /// `Unavailable`, carrying the status and the S3 error code the backend sent.
 fn refused(bucket: &str, status: StatusCode, body: &[u8]) -> BackendError {
-    let code = quick_xml::de::from_reader::<_, ErrorXml>(body).map(|e| e.code).unwrap_or_default();
+    let code = quick_xml::de::from_reader::<_, ErrorXml>(body)
+        .map(|e| e.code)
+        .unwrap_or_default();
     unavailable(bucket, Refused { status, code })
 }
 
@@ -199,7 +236,10 @@ impl From<BucketXml> for BucketInfo {
         let rfc3339 = &time::format_description::well_known::Rfc3339;
         let created = time::OffsetDateTime::parse(&b.creation_date, rfc3339)
             .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-        BucketInfo { name: b.name, created }
+        BucketInfo {
+            name: b.name,
+            created,
+        }
     }
 }
 
@@ -215,7 +255,12 @@ mod tests {
 <Bucket><Name>b</Name><CreationDate>2026-12-03T20:00:01Z</CreationDate></Bucket></Buckets>
 </ListAllMyBucketsResult>"#;
         let parsed: ListAllMyBucketsResult = quick_xml::de::from_str(xml).unwrap();
-        let names: Vec<_> = parsed.buckets.bucket.into_iter().map(BucketInfo::from).collect();
+        let names: Vec<_> = parsed
+            .buckets
+            .bucket
+            .into_iter()
+            .map(BucketInfo::from)
+            .collect();
         assert_eq!(names.len(), 2);
         assert_eq!(names[1].name, "b");
         assert_eq!(names[0].created.unix_timestamp(), 1_796_328_000);

@@ -55,12 +55,24 @@ pub struct S3Backend {
 impl S3Backend {
     /// Builds the backend from its configuration; nothing is sent yet.
     pub fn open(config: &BackendConfig) -> Result<Self, BackendError> {
-        let BackendConfig::S3 { endpoint, region, access_key_id, secret, allow_http } = config
+        let BackendConfig::S3 {
+            endpoint,
+            region,
+            access_key_id,
+            secret,
+            allow_http,
+        } = config
         else {
-            return Err(BackendError::Config { reason: "not an S3 configuration", source: None });
+            return Err(BackendError::Config {
+                reason: "not an S3 configuration",
+                source: None,
+            });
         };
         if endpoint.starts_with("http://") && !allow_http {
-            return Err(BackendError::Config { reason: "http endpoint not allowed", source: None });
+            return Err(BackendError::Config {
+                reason: "http endpoint not allowed",
+                source: None,
+            });
         }
         let endpoint = Endpoint {
             url: endpoint.trim_end_matches('/').to_string(),
@@ -70,13 +82,20 @@ impl S3Backend {
             allow_http: *allow_http,
         };
         let api = BucketApi::new(&endpoint.url, region, access_key_id, secret.clone());
-        Ok(Self { endpoint, api, stores: Mutex::new(HashMap::new()) })
+        Ok(Self {
+            endpoint,
+            api,
+            stores: Mutex::new(HashMap::new()),
+        })
     }
 
     /// The object_store client of `bucket`, built on first use.
     fn store(&self, bucket: &str) -> Result<Arc<AmazonS3>, BackendError> {
         super::check_bucket(bucket)?;
-        let mut stores = self.stores.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut stores = self
+            .stores
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(store) = stores.get(bucket) {
             return Ok(Arc::clone(store));
         }
@@ -90,7 +109,10 @@ impl S3Backend {
             .with_allow_http(e.allow_http)
             .with_virtual_hosted_style_request(false)
             .build()
-            .map_err(|e| BackendError::Config { reason: "bad S3 settings", source: Some(e.into()) })?;
+            .map_err(|e| BackendError::Config {
+                reason: "bad S3 settings",
+                source: Some(e.into()),
+            })?;
         let store = Arc::new(store);
         stores.insert(bucket.to_string(), Arc::clone(&store));
         Ok(store)
@@ -111,18 +133,27 @@ impl S3Backend {
     async fn store_error(&self, bucket: &str, key: &str, e: object_store::Error) -> BackendError {
         match e {
             object_store::Error::NotFound { .. } => match self.api.head_bucket(bucket).await {
-                Ok(()) => BackendError::NoSuchKey { bucket: bucket.into(), key: key.into() },
+                Ok(()) => BackendError::NoSuchKey {
+                    bucket: bucket.into(),
+                    key: key.into(),
+                },
                 Err(e) => e,
             },
-            object_store::Error::Precondition { .. } => {
-                BackendError::PreconditionFailed { bucket: bucket.into(), key: key.into() }
-            }
+            object_store::Error::Precondition { .. } => BackendError::PreconditionFailed {
+                bucket: bucket.into(),
+                key: key.into(),
+            },
             e => self.unavailable(bucket, key, e).await,
         }
     }
 
     /// `Unavailable`, unless the real trouble is a missing bucket.
-    async fn unavailable(&self, bucket: &str, key: &str, e: impl Into<crate::body::BoxError>) -> BackendError {
+    async fn unavailable(
+        &self,
+        bucket: &str,
+        key: &str,
+        e: impl Into<crate::body::BoxError>,
+    ) -> BackendError {
         match self.api.head_bucket(bucket).await {
             Err(missing @ BackendError::NoSuchBucket { .. }) => missing,
             _ => BackendError::unavailable(bucket, key, e),
@@ -139,12 +170,21 @@ impl S3Backend {
         let attributes = attributes(meta);
         if target.size <= SINGLE_PUT_MAX {
             let payload = write::collect_small(target, body).await?;
-            let opts = PutOptions { attributes, ..Default::default() };
+            let opts = PutOptions {
+                attributes,
+                ..Default::default()
+            };
             let result = store.put_opts(&path, payload, opts).await;
             return result.map(|r| r.e_tag).map_err(|e| target.unavailable(e));
         }
-        let opts = PutMultipartOptions { attributes, ..Default::default() };
-        let upload = store.put_multipart_opts(&path, opts).await.map_err(|e| target.unavailable(e))?;
+        let opts = PutMultipartOptions {
+            attributes,
+            ..Default::default()
+        };
+        let upload = store
+            .put_multipart_opts(&path, opts)
+            .await
+            .map_err(|e| target.unavailable(e))?;
         let result = write::write_all(target, upload, PART_SIZE, bytes::Bytes::new(), body).await?;
         Ok(result.e_tag)
     }
@@ -210,7 +250,12 @@ impl Backend for S3Backend {
         };
         tracing::debug!(bucket, key, size, "object stored in S3");
         let last_modified = time::OffsetDateTime::now_utc();
-        Ok(StoredObject { key: key.to_string(), size, last_modified, backend_etag })
+        Ok(StoredObject {
+            key: key.to_string(),
+            size,
+            last_modified,
+            backend_etag,
+        })
     }
 
     async fn head(
@@ -219,7 +264,10 @@ impl Backend for S3Backend {
         key: &str,
     ) -> Result<(StoredObject, StoredMeta), BackendError> {
         let result = self.fetch(bucket, key, Some(0..0)).await?;
-        Ok((stored_object(key, &result.meta), stored_meta(&result.attributes)))
+        Ok((
+            stored_object(key, &result.meta),
+            stored_meta(&result.attributes),
+        ))
     }
 
     async fn get(
@@ -293,10 +341,12 @@ fn attributes(meta: &StoredMeta) -> Attributes {
 }
 
 fn stored_meta(attributes: &Attributes) -> StoredMeta {
-    let metadata = attributes.iter().filter_map(|(attribute, value)| match attribute {
-        Attribute::Metadata(name) => Some((name.to_string(), value.to_string())),
-        _ => None,
-    });
+    let metadata = attributes
+        .iter()
+        .filter_map(|(attribute, value)| match attribute {
+            Attribute::Metadata(name) => Some((name.to_string(), value.to_string())),
+            _ => None,
+        });
     metadata.collect()
 }
 
