@@ -18,13 +18,18 @@ static SERVER: OnceLock<Option<BackendConfig>> = OnceLock::new();
 
 /// The S3 backend against the test server with a fresh bucket name; `None` to skip.
 pub(super) async fn fixture() -> Option<Fixture> {
-    let config = SERVER.get_or_init(server_config).clone()?;
+    let config = config()?;
     let backend = super::s3::S3Backend::open(&config).unwrap();
     Some(Fixture {
         backend: Arc::new(backend),
         bucket: bucket_name(),
         _keep: None,
     })
+}
+
+/// The configuration of the test server, started on first use; `None` to skip.
+pub(super) fn config() -> Option<BackendConfig> {
+    SERVER.get_or_init(server_config).clone()
 }
 
 fn server_config() -> Option<BackendConfig> {

@@ -53,7 +53,7 @@ impl BucketApi {
     }
 
     pub(super) async fn list_buckets(&self) -> Result<Vec<BucketInfo>, BackendError> {
-        let (status, body) = self.send(Method::GET, "", Bytes::new()).await?;
+        let (status, body) = self.send(Method::GET, "", "", Bytes::new()).await?;
         if !status.is_success() {
             return Err(refused("", status, &body));
         }
@@ -76,7 +76,9 @@ impl BucketApi {
                 bucket: bucket.to_string(),
             });
         }
-        let (status, body) = self.send(Method::PUT, bucket, self.location_body()).await?;
+        let (status, body) = self
+            .send(Method::PUT, bucket, "", self.location_body())
+            .await?;
         match status {
             s if s.is_success() => Ok(()),
             StatusCode::CONFLICT => Err(BackendError::BucketAlreadyExists {
@@ -87,7 +89,7 @@ impl BucketApi {
     }
 
     pub(super) async fn head_bucket(&self, bucket: &str) -> Result<(), BackendError> {
-        let (status, body) = self.send(Method::HEAD, bucket, Bytes::new()).await?;
+        let (status, body) = self.send(Method::HEAD, bucket, "", Bytes::new()).await?;
         match status {
             s if s.is_success() => Ok(()),
             StatusCode::NOT_FOUND => Err(BackendError::NoSuchBucket {
@@ -98,7 +100,7 @@ impl BucketApi {
     }
 
     pub(super) async fn delete_bucket(&self, bucket: &str) -> Result<(), BackendError> {
-        let (status, body) = self.send(Method::DELETE, bucket, Bytes::new()).await?;
+        let (status, body) = self.send(Method::DELETE, bucket, "", Bytes::new()).await?;
         match status {
             s if s.is_success() => Ok(()),
             StatusCode::NOT_FOUND => Err(BackendError::NoSuchBucket {
@@ -109,6 +111,20 @@ impl BucketApi {
             }),
             s => Err(refused(bucket, s, &body)),
         }
+    }
+
+    /// How many multipart uploads are open in `bucket` (ListMultipartUploads).
+    #[cfg(test)]
+    pub(super) async fn open_uploads(&self, bucket: &str) -> Result<usize, BackendError> {
+        let (status, body) = self
+            .send(Method::GET, bucket, "?uploads", Bytes::new())
+            .await?;
+        if !status.is_success() {
+            return Err(refused(bucket, status, &body));
+        }
+        let parsed: ListMultipartUploadsResult = quick_xml::de::from_reader(body.as_ref())
+            .map_err(|e| BackendError::unavailable(bucket, "", e))?;
+        Ok(parsed.upload.len())
     }
 
     fn location_body(&self) -> Bytes {
@@ -123,14 +139,15 @@ impl BucketApi {
         Bytes::from(xml)
     }
 
-    /// Signs and sends one request to `/{bucket}` (or `/` for an empty bucket).
+    /// Signs and sends one request to `/{bucket}{query}` (`/` for an empty bucket).
     async fn send(
         &self,
         method: Method,
         bucket: &str,
+        query: &str,
         body: Bytes,
     ) -> Result<(StatusCode, Bytes), BackendError> {
-        let url = format!("{}/{bucket}", self.endpoint);
+        let url = format!("{}/{bucket}{query}", self.endpoint);
         let request = self
             .signed(method, &url, body)
             .map_err(|e| unavailable(bucket, e))?;
@@ -208,6 +225,13 @@ fn refused(bucket: &str, status: StatusCode, body: &[u8]) -> BackendError {
 struct ErrorXml {
     #[serde(default)]
     code: String,
+}
+
+#[cfg(test)]
+#[derive(Deserialize)]
+struct ListMultipartUploadsResult {
+    #[serde(rename = "Upload", default)]
+    upload: Vec<serde::de::IgnoredAny>,
 }
 
 #[derive(Deserialize)]

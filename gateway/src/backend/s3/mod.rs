@@ -358,3 +358,49 @@ fn stored_object(key: &str, meta: &ObjectMeta) -> StoredObject {
         backend_etag: meta.e_tag.clone(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::conformance::{bucket_name, failing_stream};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn failed_multipart_upload_is_aborted() {
+        let Some(config) = crate::backend::moto::config() else {
+            return;
+        };
+        let backend = S3Backend::open(&config).unwrap();
+        let bucket = bucket_name();
+        backend.create_bucket(&bucket).await.unwrap();
+        let body = failing_stream(3 * PART_SIZE);
+        let size = 4 * PART_SIZE as u64;
+        let failed = backend
+            .put(&bucket, "k", &StoredMeta::new(), size, body)
+            .await;
+        assert!(
+            matches!(failed, Err(BackendError::Body { .. })),
+            "{failed:?}"
+        );
+        assert_eq!(backend.api.open_uploads(&bucket).await.unwrap(), 0);
+
+        // The probe does see an upload left open.
+        let (store, path) = backend.object(&bucket, "left-open").unwrap();
+        let _upload = store.put_multipart_opts(&path, Default::default()).await.unwrap();
+        assert_eq!(backend.api.open_uploads(&bucket).await.unwrap(), 1);
+    }
+
+    #[test]
+    fn plain_http_needs_allow_http() {
+        let config = BackendConfig::S3 {
+            endpoint: "http://127.0.0.1:9".into(),
+            region: "us-east-1".into(),
+            access_key_id: "a".into(),
+            secret: SecretKey::new("s"),
+            allow_http: false,
+        };
+        assert!(matches!(
+            S3Backend::open(&config),
+            Err(BackendError::Config { .. })
+        ));
+    }
+}
