@@ -363,3 +363,119 @@ fn config_error(reason: &'static str, e: impl Into<crate::body::BoxError>) -> Ba
         source: Some(e.into()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::TryStreamExt;
+
+    fn copy_tree(from: &FsPath, to: &FsPath) {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            let target = to.join(entry.file_name());
+            match entry.file_type().unwrap().is_dir() {
+                true => copy_tree(&entry.path(), &target),
+                false => drop(std::fs::copy(entry.path(), target).unwrap()),
+            }
+        }
+    }
+
+    async fn body(backend: &FolderBackend, key: &str, range: Option<Range<u64>>) -> Vec<u8> {
+        let (_, _, body) = backend.get("photos", key, range).await.unwrap();
+        body.map_ok(|c| c.to_vec()).try_concat().await.unwrap()
+    }
+
+    async fn keys(backend: &FolderBackend, bucket: &str) -> Vec<String> {
+        let listed: Vec<_> = backend
+            .list(bucket, "", None)
+            .await
+            .unwrap()
+            .try_collect()
+            .await
+            .unwrap();
+        listed.into_iter().map(|o| o.key).collect()
+    }
+
+    /// Objects written by version 1 of the folder format (checked in) must stay readable.
+    #[tokio::test]
+    async fn frozen_format_v1_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let testdata = FsPath::new(env!("CARGO_MANIFEST_DIR")).join("src/backend/folder/testdata");
+        copy_tree(&testdata.join("frozen-v1"), dir.path());
+        let backend = FolderBackend::open(dir.path()).await.unwrap();
+
+        let buckets = backend.list_buckets().await.unwrap();
+        assert_eq!(buckets.len(), 1);
+        assert_eq!(
+            (
+                buckets[0].name.as_str(),
+                buckets[0].created.unix_timestamp()
+            ),
+            ("photos", 1_796_328_000)
+        );
+        assert_eq!(
+            keys(&backend, "photos").await,
+            ["100% sure", "2024/cat.jpg", "dir/"]
+        );
+
+        let (object, meta) = backend.head("photos", "2024/cat.jpg").await.unwrap();
+        assert_eq!(object.size, 5);
+        assert_eq!(
+            meta.get("sealgate-key").map(String::as_str),
+            Some("AQID+/8=")
+        );
+        assert_eq!(body(&backend, "2024/cat.jpg", None).await, b"meow!");
+        assert_eq!(
+            body(&backend, "100% sure", Some(250..256)).await,
+            [250, 251, 252, 253, 254, 255]
+        );
+        assert_eq!(body(&backend, "dir/", None).await, b"");
+    }
+
+    #[tokio::test]
+    async fn objects_are_header_and_body_in_one_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = FolderBackend::open(dir.path()).await.unwrap();
+        backend.create_bucket("b").await.unwrap();
+        let stream = futures::stream::iter([Ok(bytes::Bytes::from_static(b"purr"))]).boxed();
+        backend
+            .put("b", "photos/cat.jpg", &StoredMeta::new(), 4, stream)
+            .await
+            .unwrap();
+
+        let file = std::fs::read(dir.path().join("b/photos/cat.jpg#o")).unwrap();
+        assert_eq!(file.len() as u64, header::HEADER_LEN + 4);
+        assert!(file.starts_with(b"SGOBJ01\n"));
+        assert!(file.ends_with(b"purr"));
+        assert!(dir.path().join("b").join(layout::BUCKET_MARKER).is_file());
+    }
+
+    /// Staged uploads left by a crash, foreign files and torn files never show as objects.
+    #[tokio::test]
+    async fn leftovers_are_invisible() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = FolderBackend::open(dir.path()).await.unwrap();
+        backend.create_bucket("b").await.unwrap();
+        let stream = futures::stream::iter([Ok(bytes::Bytes::from_static(b"v"))]).boxed();
+        backend
+            .put("b", "k", &StoredMeta::new(), 1, stream)
+            .await
+            .unwrap();
+        let bucket = dir.path().join("b");
+        std::fs::write(bucket.join("k#o#1"), b"half a staged upload").unwrap();
+        std::fs::write(bucket.join("k2#o#1"), b"another").unwrap();
+        std::fs::write(bucket.join("foreign"), b"not ours").unwrap();
+        std::fs::write(bucket.join("torn#o"), b"short").unwrap();
+
+        assert_eq!(keys(&backend, "b").await, ["k"]);
+        let torn = backend.head("b", "torn").await;
+        assert!(
+            matches!(torn, Err(BackendError::Corrupt { .. })),
+            "{torn:?}"
+        );
+        backend.delete("b", "k").await.unwrap();
+        backend.delete_bucket("b").await.unwrap();
+        assert!(!bucket.exists());
+    }
+}

@@ -385,7 +385,10 @@ mod tests {
 
         // The probe does see an upload left open.
         let (store, path) = backend.object(&bucket, "left-open").unwrap();
-        let _upload = store.put_multipart_opts(&path, Default::default()).await.unwrap();
+        let _upload = store
+            .put_multipart_opts(&path, Default::default())
+            .await
+            .unwrap();
         assert_eq!(backend.api.open_uploads(&bucket).await.unwrap(), 1);
     }
 
