@@ -31,6 +31,9 @@ use bucket_api::BucketApi;
 /// Largest body sent in a single PUT (held in memory while sending).
 pub const SINGLE_PUT_MAX: u64 = 5 * 1024 * 1024;
 
+/// Longest backend key S3 accepts, in bytes; escaping can make a valid S3 key longer than this.
+const MAX_BACKEND_KEY: usize = 1024;
+
 /// Size of each part of a multipart upload.
 pub const PART_SIZE: usize = 6 * 1024 * 1024;
 
@@ -121,11 +124,16 @@ impl S3Backend {
     fn object(&self, bucket: &str, key: &str) -> Result<(Arc<AmazonS3>, Path), BackendError> {
         super::check_key(bucket, key)?;
         let store = self.store(bucket)?;
-        let path = Path::parse(keys::encode(key)).map_err(|_| BackendError::InvalidName {
+        let invalid = |reason| BackendError::InvalidName {
             bucket: bucket.to_string(),
             key: key.to_string(),
-            reason: "no backend name",
-        })?;
+            reason,
+        };
+        let encoded = keys::encode(key);
+        if encoded.len() > MAX_BACKEND_KEY {
+            return Err(invalid("the escaped key is longer than an S3 key may be"));
+        }
+        let path = Path::parse(encoded).map_err(|_| invalid("no backend name"))?;
         Ok((store, path))
     }
 
@@ -393,17 +401,32 @@ mod tests {
     }
 
     #[test]
+    fn escaped_keys_must_fit_s3() {
+        let backend = S3Backend::open(&offline_config(true)).unwrap();
+        assert!(backend.object("b", &"k".repeat(1024)).is_ok());
+        let refused = backend.object("b", &"%".repeat(400)).map(drop);
+        assert!(
+            matches!(refused, Err(BackendError::InvalidName { .. })),
+            "{refused:?}"
+        );
+    }
+
+    #[test]
     fn plain_http_needs_allow_http() {
-        let config = BackendConfig::S3 {
+        let refused = S3Backend::open(&offline_config(false)).map(drop);
+        assert!(
+            matches!(refused, Err(BackendError::Config { .. })),
+            "{refused:?}"
+        );
+    }
+
+    fn offline_config(allow_http: bool) -> BackendConfig {
+        BackendConfig::S3 {
             endpoint: "http://127.0.0.1:9".into(),
             region: "us-east-1".into(),
             access_key_id: "a".into(),
             secret: SecretKey::new("s"),
-            allow_http: false,
-        };
-        assert!(matches!(
-            S3Backend::open(&config),
-            Err(BackendError::Config { .. })
-        ));
+            allow_http,
+        }
     }
 }
