@@ -148,6 +148,7 @@ async fn missing_bucket(b: &dyn Backend, bucket: &str) {
     assert!(no_bucket(b.get(bucket, "k", None).await.map(drop)));
     assert!(no_bucket(b.list(bucket, "", None).await.map(drop)));
     assert!(no_bucket(b.delete_bucket(bucket).await));
+    assert!(no_bucket(b.delete(bucket, "k").await));
     let body = stream_of(Bytes::from_static(b"x"), 1);
     assert!(no_bucket(
         b.put(bucket, "k", &StoredMeta::new(), 1, body)
@@ -216,6 +217,8 @@ async fn metadata_round_trip(b: &dyn Backend, bucket: &str) {
         ("sealgate-v", "1"),
         ("x-amz-meta-b64", "dGV4dCB3aXRoIHNwYWNlcw"),
         ("with-space", "a b"),
+        ("dotted.name", "x"),
+        ("empty", ""),
     ]);
     b.put(bucket, "m", &m, 3, stream_of(Bytes::from_static(b"abc"), 1))
         .await

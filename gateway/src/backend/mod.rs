@@ -167,12 +167,12 @@ pub async fn open(config: &BackendConfig) -> Result<Arc<dyn Backend>, BackendErr
 }
 
 /// Refuses metadata that a backend cannot round-trip: names must be lowercase ASCII letters,
-/// digits, `-` or `_`; values printable ASCII without leading or trailing spaces.
+/// digits, `-`, `_` or `.`; values printable ASCII without leading or trailing spaces.
 pub(crate) fn check_meta(bucket: &str, key: &str, meta: &StoredMeta) -> Result<(), BackendError> {
     let name_ok = |n: &str| {
         !n.is_empty()
             && n.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_".contains(&b))
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.".contains(&b))
     };
     let value_ok = |v: &str| v.bytes().all(|b| b == b' ' || b.is_ascii_graphic()) && v.trim() == v;
     if meta.iter().all(|(n, v)| name_ok(n) && value_ok(v)) {

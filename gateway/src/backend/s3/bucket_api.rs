@@ -18,6 +18,12 @@ use serde::Deserialize;
 use crate::backend::{BackendError, BucketInfo, SecretKey};
 use crate::body::BoxError;
 
+/// How long to wait for a connection to the backend.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// How long a bucket-level request may take in all.
+const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Signs and sends bucket-level requests to one S3 endpoint.
 #[derive(Debug)]
 pub(super) struct BucketApi {
@@ -42,14 +48,22 @@ impl BucketApi {
         region: &str,
         access_key_id: &str,
         secret: SecretKey,
-    ) -> Self {
-        Self {
-            client: reqwest::Client::new(),
+    ) -> Result<Self, BackendError> {
+        let client = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(REQUEST_TIMEOUT)
+            .build()
+            .map_err(|e| BackendError::Config {
+                reason: "no HTTP client",
+                source: Some(e.into()),
+            })?;
+        Ok(Self {
+            client,
             endpoint: endpoint.trim_end_matches('/').to_string(),
             region: region.to_string(),
             access_key_id: access_key_id.to_string(),
             secret,
-        }
+        })
     }
 
     pub(super) async fn list_buckets(&self) -> Result<Vec<BucketInfo>, BackendError> {

@@ -84,7 +84,7 @@ impl S3Backend {
             secret: secret.clone(),
             allow_http: *allow_http,
         };
-        let api = BucketApi::new(&endpoint.url, region, access_key_id, secret.clone());
+        let api = BucketApi::new(&endpoint.url, region, access_key_id, secret.clone())?;
         Ok(Self {
             endpoint,
             api,
