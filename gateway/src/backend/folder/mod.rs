@@ -18,7 +18,8 @@ use std::path::{Path as FsPath, PathBuf};
 use futures::{StreamExt, TryStreamExt};
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
-use object_store::{GetOptions, ObjectMeta, ObjectStore, ObjectStoreExt};
+use object_store::{GetOptions, GetResultPayload, ObjectMeta, ObjectStore, ObjectStoreExt};
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use super::write::{self, Target};
 use super::{Backend, BackendError, BucketInfo, ListStream, StoredMeta, StoredObject};
@@ -27,6 +28,9 @@ use crate::body::ByteStream;
 /// Size of the parts a body is written in; with [`write::MAX_PARTS_IN_FLIGHT`] this bounds the
 /// memory of one upload.
 const PART_SIZE: usize = 1024 * 1024;
+
+/// Size of the pieces a body is read in.
+const READ_CHUNK: usize = 256 * 1024;
 
 /// Reads retried when an object is replaced between reading its header and its body.
 const READ_ATTEMPTS: usize = 3;
@@ -141,7 +145,7 @@ impl FolderBackend {
             ..Default::default()
         };
         match self.store.get_opts(&path, opts).await {
-            Ok(result) => Ok(Some(result.into_stream().map_err(Into::into).boxed())),
+            Ok(result) => Ok(Some(body_stream(result))),
             Err(object_store::Error::Precondition { .. }) => Ok(None),
             Err(e) => Err(self.store_error(bucket, key, e).await),
         }
@@ -335,6 +339,29 @@ impl Backend for FolderBackend {
     }
 }
 
+/// The body of a read; a local file is read in [`READ_CHUNK`] pieces rather than object_store's
+/// 8 KiB ones, which cost one blocking-pool round trip each.
+fn body_stream(result: object_store::GetResult) -> ByteStream {
+    let object_store::GetResult { payload, range, .. } = result;
+    match payload {
+        GetResultPayload::File(file, _) => file_stream(tokio::fs::File::from_std(file), range),
+        GetResultPayload::Stream(stream) => stream.map_err(Into::into).boxed(),
+    }
+}
+
+fn file_stream(mut file: tokio::fs::File, range: Range<u64>) -> ByteStream {
+    let opened = async move {
+        file.seek(std::io::SeekFrom::Start(range.start)).await?;
+        let length = range.end.saturating_sub(range.start);
+        let body = tokio_util::io::ReaderStream::with_capacity(file.take(length), READ_CHUNK);
+        Ok::<_, std::io::Error>(body)
+    };
+    futures::stream::once(opened)
+        .try_flatten()
+        .map_err(Into::into)
+        .boxed()
+}
+
 /// The listing entry of an object file; `None` if the file is shorter than a header.
 fn stored_object(key: String, meta: &ObjectMeta) -> Option<StoredObject> {
     Some(StoredObject {
@@ -449,6 +476,25 @@ mod tests {
         assert!(file.starts_with(b"SGOBJ01\n"));
         assert!(file.ends_with(b"purr"));
         assert!(dir.path().join("b").join(layout::BUCKET_MARKER).is_file());
+    }
+
+    #[tokio::test]
+    async fn reads_come_in_large_pieces() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = FolderBackend::open(dir.path()).await.unwrap();
+        backend.create_bucket("b").await.unwrap();
+        let data = bytes::Bytes::from(vec![1u8; 4 * READ_CHUNK]);
+        let stream = futures::stream::iter([Ok(data.clone())]).boxed();
+        let size = data.len() as u64;
+        backend
+            .put("b", "k", &StoredMeta::new(), size, stream)
+            .await
+            .unwrap();
+
+        let (_, _, body) = backend.get("b", "k", None).await.unwrap();
+        let pieces: Vec<_> = body.try_collect().await.unwrap();
+        assert!(pieces.len() <= 5, "{} pieces", pieces.len());
+        assert_eq!(pieces.iter().map(|p| p.len() as u64).sum::<u64>(), size);
     }
 
     /// Staged uploads left by a crash, foreign files and torn files never show as objects.

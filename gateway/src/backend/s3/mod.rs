@@ -35,7 +35,7 @@ pub const SINGLE_PUT_MAX: u64 = 5 * 1024 * 1024;
 const MAX_BACKEND_KEY: usize = 1024;
 
 /// Size of each part of a multipart upload.
-pub const PART_SIZE: usize = 6 * 1024 * 1024;
+pub const PART_SIZE: usize = 5 * 1024 * 1024;
 
 /// How to reach the backend.
 #[derive(Debug, Clone)]
