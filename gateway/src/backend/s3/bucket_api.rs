@@ -93,38 +93,17 @@ impl BucketApi {
         let (status, body) = self
             .send(Method::PUT, bucket, "", self.location_body())
             .await?;
-        match status {
-            s if s.is_success() => Ok(()),
-            StatusCode::CONFLICT => Err(BackendError::BucketAlreadyExists {
-                bucket: bucket.to_string(),
-            }),
-            s => Err(refused(bucket, s, &body)),
-        }
+        outcome(bucket, status, &body)
     }
 
     pub(super) async fn head_bucket(&self, bucket: &str) -> Result<(), BackendError> {
         let (status, body) = self.send(Method::HEAD, bucket, "", Bytes::new()).await?;
-        match status {
-            s if s.is_success() => Ok(()),
-            StatusCode::NOT_FOUND => Err(BackendError::NoSuchBucket {
-                bucket: bucket.to_string(),
-            }),
-            s => Err(refused(bucket, s, &body)),
-        }
+        outcome(bucket, status, &body)
     }
 
     pub(super) async fn delete_bucket(&self, bucket: &str) -> Result<(), BackendError> {
         let (status, body) = self.send(Method::DELETE, bucket, "", Bytes::new()).await?;
-        match status {
-            s if s.is_success() => Ok(()),
-            StatusCode::NOT_FOUND => Err(BackendError::NoSuchBucket {
-                bucket: bucket.to_string(),
-            }),
-            StatusCode::CONFLICT => Err(BackendError::BucketNotEmpty {
-                bucket: bucket.to_string(),
-            }),
-            s => Err(refused(bucket, s, &body)),
-        }
+        outcome(bucket, status, &body)
     }
 
     /// How many multipart uploads are open in `bucket` (ListMultipartUploads).
@@ -226,12 +205,32 @@ fn unavailable(bucket: &str, source: impl Into<BoxError>) -> BackendError {
     BackendError::unavailable(bucket, "", source)
 }
 
-/// `Unavailable`, carrying the status and the S3 error code the backend sent.
+fn outcome(bucket: &str, status: StatusCode, body: &[u8]) -> Result<(), BackendError> {
+    match status.is_success() {
+        true => Ok(()),
+        false => Err(refused(bucket, status, body)),
+    }
+}
+
+/// The error for a refused bucket-level request: 404, 409 and 412 precisely (409 by its S3
+/// error code), anything else `Unavailable` carrying the status and code.
 fn refused(bucket: &str, status: StatusCode, body: &[u8]) -> BackendError {
     let code = quick_xml::de::from_reader::<_, ErrorXml>(body)
         .map(|e| e.code)
         .unwrap_or_default();
-    unavailable(bucket, Refused { status, code })
+    let name = bucket.to_string();
+    match (status, code.as_str()) {
+        (StatusCode::NOT_FOUND, _) => BackendError::NoSuchBucket { bucket: name },
+        (StatusCode::CONFLICT, "BucketAlreadyExists" | "BucketAlreadyOwnedByYou") => {
+            BackendError::BucketAlreadyExists { bucket: name }
+        }
+        (StatusCode::CONFLICT, "BucketNotEmpty") => BackendError::BucketNotEmpty { bucket: name },
+        (StatusCode::PRECONDITION_FAILED, _) => BackendError::PreconditionFailed {
+            bucket: name,
+            key: String::new(),
+        },
+        _ => unavailable(bucket, Refused { status, code }),
+    }
 }
 
 #[derive(Deserialize)]
@@ -302,6 +301,44 @@ mod tests {
         assert_eq!(names.len(), 2);
         assert_eq!(names[1].name, "b");
         assert_eq!(names[0].created.unix_timestamp(), 1_796_328_000);
+    }
+
+    #[test]
+    fn refusals_map_precisely() {
+        let xml = |code: &str| format!("<Error><Code>{code}</Code><Message>m</Message></Error>");
+        let map = |status: u16, code: &str| {
+            refused(
+                "b",
+                StatusCode::from_u16(status).unwrap(),
+                xml(code).as_bytes(),
+            )
+        };
+        assert!(matches!(
+            map(404, "NoSuchBucket"),
+            BackendError::NoSuchBucket { .. }
+        ));
+        assert!(matches!(
+            map(409, "BucketAlreadyOwnedByYou"),
+            BackendError::BucketAlreadyExists { .. }
+        ));
+        assert!(matches!(
+            map(409, "BucketNotEmpty"),
+            BackendError::BucketNotEmpty { .. }
+        ));
+        assert!(matches!(
+            map(409, "OperationAborted"),
+            BackendError::Unavailable { .. }
+        ));
+        assert!(matches!(
+            map(412, "PreconditionFailed"),
+            BackendError::PreconditionFailed { .. }
+        ));
+        assert!(matches!(
+            map(403, "AccessDenied"),
+            BackendError::Unavailable { .. }
+        ));
+        let head_404 = refused("b", StatusCode::NOT_FOUND, b"");
+        assert!(matches!(head_404, BackendError::NoSuchBucket { .. }));
     }
 
     #[test]
