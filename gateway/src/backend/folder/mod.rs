@@ -497,6 +497,33 @@ mod tests {
         assert_eq!(pieces.iter().map(|p| p.len() as u64).sum::<u64>(), size);
     }
 
+    /// A body read never pairs one version's header with another version's bytes.
+    #[tokio::test]
+    async fn stale_header_does_not_read_new_body() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = FolderBackend::open(dir.path()).await.unwrap();
+        backend.create_bucket("b").await.unwrap();
+        let none = StoredMeta::new();
+        let put = |data: &'static [u8]| {
+            let stream = futures::stream::iter([Ok(bytes::Bytes::from_static(data))]).boxed();
+            backend.put("b", "k", &none, data.len() as u64, stream)
+        };
+        put(b"old").await.unwrap();
+        let (old, _) = backend.head("b", "k").await.unwrap();
+        put(b"new").await.unwrap();
+
+        assert!(
+            backend
+                .read_body("b", "k", &old, 0..3)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let (_, _, body) = backend.get("b", "k", None).await.unwrap();
+        let body = body.map_ok(|c| c.to_vec()).try_concat().await.unwrap();
+        assert_eq!(body, b"new");
+    }
+
     /// Staged uploads left by a crash, foreign files and torn files never show as objects.
     #[tokio::test]
     async fn leftovers_are_invisible() {
