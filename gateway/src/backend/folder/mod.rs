@@ -2,12 +2,12 @@
 //! through object_store's `LocalFileSystem`.
 //!
 //! It takes the same calls as every [`Backend`] and hands back the same answers. Because
-//! `LocalFileSystem` keeps no metadata, each object file starts with a fixed-size [`header`]
-//! holding the [`StoredMeta`], followed by the stored body; the file is staged and published by
-//! one rename (object_store's multipart upload, with fsync), so body and metadata become visible
-//! together or not at all, also across overwrites and crashes. Names follow [`layout`]. Reads of
-//! a range open the file twice (header, then the range), the second read conditional on the
-//! first one's entity tag, so a concurrent overwrite never mixes two versions.
+//! `LocalFileSystem` keeps no metadata, each object file starts with a fixed-size header (module
+//! `header`) holding the [`StoredMeta`], followed by the stored body; the file is staged and
+//! published by one rename (object_store's multipart upload, with fsync), so body and metadata
+//! become visible together or not at all, also across overwrites and crashes. Names follow module
+//! `layout`. Reads of a range open the file twice (header, then the range), the second read
+//! conditional on the first one's entity tag, so a concurrent overwrite never mixes two versions.
 
 mod header;
 mod layout;

@@ -5,7 +5,7 @@
 //! path-style addressing); [`StoredMeta`] travels as `x-amz-meta-*` headers. Bodies up to
 //! [`SINGLE_PUT_MAX`] go in one PUT, larger ones as a multipart upload of [`PART_SIZE`] parts with
 //! at most two in flight, aborted on any error so nothing partial becomes visible. Bucket-level
-//! calls are our own signed requests ([`bucket_api`]). Keys are mapped by
+//! calls are our own signed requests (module `bucket_api`). Keys are mapped by
 //! [`crate::backend::keys`]; the backend key is the encoded name.
 
 mod bucket_api;
