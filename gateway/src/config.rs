@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::backend::BackendConfig;
+use crate::backend::{BackendConfig, SecretKey};
 
 /// Where the default configuration keeps its state when `--data-dir` is not given.
 pub const DEFAULT_DATA_DIR: &str = "sealgate-data";
@@ -221,7 +221,13 @@ fn backend_config(
             reason: "an S3 backend needs an access key id and a secret access key".to_owned(),
         });
     };
-    Ok(BackendConfig::s3(url, &region, &access_key_id, secret))
+    Ok(BackendConfig::S3 {
+        endpoint: url.to_owned(),
+        region,
+        access_key_id,
+        secret: SecretKey::new(secret),
+        allow_http: url.starts_with("http://"),
+    })
 }
 
 #[cfg(test)]

@@ -6,8 +6,6 @@
 //! the error that first went wrong wherever it surfaced. Messages to clients are fixed for denied,
 //! unauthenticated, corrupt and internal errors: the detail goes to the log only.
 
-use std::borrow::Cow;
-
 use http::{HeaderValue, Response, header};
 
 use crate::auth::AuthError;
@@ -62,6 +60,9 @@ pub enum Error {
     InvalidArgument { name: &'static str, reason: &'static str },
     #[error("malformed XML: {reason}")]
     MalformedXml { reason: String },
+    /// A fault of ours; the reason is for the log only.
+    #[error("internal error: {reason}")]
+    Internal { reason: String },
 }
 
 impl Error {
@@ -97,20 +98,21 @@ impl Error {
             Error::EntityTooLarge { .. } => S3Error::new(Code::EntityTooLarge),
             Error::IncompleteBody => S3Error::new(Code::IncompleteBody),
             Error::PreconditionFailed => S3Error::new(Code::PreconditionFailed),
-            Error::InvalidRange { size } => S3Error::new(Code::InvalidRange)
-                .with_extra("ActualObjectSize", size.to_string()),
-            Error::NotImplemented { operation } => S3Error::new(Code::NotImplemented)
-                .with_message(format!("{operation} is not implemented by Sealgate")),
+            Error::InvalidRange { size } => {
+                S3Error::new(Code::InvalidRange).with("ActualObjectSize", size.to_string())
+            }
+            Error::NotImplemented { operation } => S3Error::not_implemented(operation),
+            Error::Internal { .. } => S3Error::new(Code::InternalError),
             Error::InvalidEncryptionAlgorithm => {
                 S3Error::new(Code::InvalidEncryptionAlgorithmError)
             }
             Error::BucketAlreadyOwnedByYou { bucket } => {
-                S3Error::new(Code::BucketAlreadyOwnedByYou).with_extra("BucketName", bucket.clone())
+                S3Error::new(Code::BucketAlreadyOwnedByYou).with("BucketName", bucket.clone())
             }
             Error::InvalidLocationConstraint { .. } => S3Error::new(Code::InvalidLocationConstraint),
-            Error::InvalidArgument { name, reason } => S3Error::new(Code::InvalidArgument)
-                .with_message(*reason)
-                .with_extra("ArgumentName", (*name).to_owned()),
+            Error::InvalidArgument { name, reason } => {
+                S3Error::with_message(Code::InvalidArgument, *reason).with("ArgumentName", *name)
+            }
             Error::MalformedXml { .. } => S3Error::new(Code::MalformedXML),
         }
     }
@@ -138,50 +140,59 @@ pub fn from_boxed(error: &BoxError) -> S3Error {
 
 fn auth_to_s3(error: &AuthError) -> S3Error {
     let code = match error {
-        AuthError::Anonymous | AuthError::Expired => Code::AccessDenied,
+        AuthError::Anonymous | AuthError::Expired { .. } | AuthError::UnsignedHeader { .. } => {
+            Code::AccessDenied
+        }
         AuthError::UnsupportedMechanism { .. } => Code::InvalidRequest,
         AuthError::MalformedAuthorization { .. } | AuthError::WrongRegion { .. } => {
             Code::AuthorizationHeaderMalformed
         }
         AuthError::MalformedPresigned { .. } => Code::AuthorizationQueryParametersError,
-        AuthError::InvalidAccessKeyId => Code::InvalidAccessKeyId,
-        AuthError::SignatureDoesNotMatch => Code::SignatureDoesNotMatch,
-        AuthError::RequestTimeTooSkewed => Code::RequestTimeTooSkewed,
+        AuthError::InvalidAccessKeyId { .. } => Code::InvalidAccessKeyId,
+        AuthError::SignatureDoesNotMatch { .. } => Code::SignatureDoesNotMatch,
+        AuthError::RequestTimeTooSkewed { .. } => Code::RequestTimeTooSkewed,
+        AuthError::MissingContentSha256 | AuthError::InvalidContentSha256 => {
+            Code::InvalidRequest
+        }
         AuthError::ContentSha256Mismatch => Code::XAmzContentSHA256Mismatch,
         AuthError::InvalidDigest => Code::InvalidDigest,
         AuthError::BadDigest | AuthError::ChecksumMismatch { .. } => Code::BadDigest,
-        AuthError::InvalidChecksum { .. } | AuthError::MalformedChunk { .. } => {
-            Code::InvalidRequest
-        }
-        AuthError::IncompleteBody | AuthError::Body { .. } => Code::IncompleteBody,
+        AuthError::InvalidChecksum { .. }
+        | AuthError::MalformedChunk { .. }
+        | AuthError::InvalidHeader { .. } => Code::InvalidRequest,
+        AuthError::IncompleteBody { .. } | AuthError::Body { .. } => Code::IncompleteBody,
+        AuthError::BodyTooLong { .. } => Code::InvalidRequest,
         AuthError::MissingContentLength => Code::MissingContentLength,
+        AuthError::Store { .. } => Code::InternalError,
     };
-    let s3 = S3Error::new(code);
     match error {
-        AuthError::Expired => s3.with_message("Request has expired"),
-        AuthError::UnsupportedMechanism { .. } => s3.with_message(
-            "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.",
+        AuthError::Expired { .. } => S3Error::with_message(code, "Request has expired"),
+        AuthError::UnsignedHeader { .. } => S3Error::with_message(
+            code,
+            "There were headers present in the request which were not signed",
         ),
-        AuthError::ChecksumMismatch { algorithm } => s3.with_message(format!(
-            "The {algorithm} you specified did not match the calculated checksum."
-        )),
-        _ => s3,
+        AuthError::UnsupportedMechanism { .. } => S3Error::with_message(
+            code,
+            "The authorization mechanism you have provided is not supported. \
+             Please use AWS4-HMAC-SHA256.",
+        ),
+        AuthError::ChecksumMismatch { algorithm } => S3Error::with_message(
+            code,
+            format!("The {algorithm} you specified did not match the calculated checksum."),
+        ),
+        _ => S3Error::new(code),
     }
 }
 
 fn backend_to_s3(error: &BackendError) -> S3Error {
     match error {
-        BackendError::NoSuchBucket { bucket } => {
-            S3Error::new(Code::NoSuchBucket).with_extra("BucketName", bucket.clone())
-        }
-        BackendError::NoSuchKey { key, .. } => {
-            S3Error::new(Code::NoSuchKey).with_extra("Key", key.clone())
-        }
+        BackendError::NoSuchBucket { bucket } => S3Error::no_such_bucket(bucket),
+        BackendError::NoSuchKey { key, .. } => S3Error::no_such_key(key),
         BackendError::BucketAlreadyExists { bucket } => {
-            S3Error::new(Code::BucketAlreadyOwnedByYou).with_extra("BucketName", bucket.clone())
+            S3Error::new(Code::BucketAlreadyOwnedByYou).with("BucketName", bucket.clone())
         }
         BackendError::BucketNotEmpty { bucket } => {
-            S3Error::new(Code::BucketNotEmpty).with_extra("BucketName", bucket.clone())
+            S3Error::new(Code::BucketNotEmpty).with("BucketName", bucket.clone())
         }
         BackendError::PreconditionFailed { .. } => S3Error::new(Code::PreconditionFailed),
         BackendError::Body { source, .. } => from_boxed(source),
@@ -227,9 +238,4 @@ pub fn s3_response(error: &S3Error, request_id: &str, with_body: bool) -> Respon
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/xml"));
     response
-}
-
-/// A fixed message for the client, whatever the detail.
-pub fn fixed(message: &'static str) -> Cow<'static, str> {
-    Cow::Borrowed(message)
 }

@@ -47,7 +47,7 @@ impl DataKeys {
             .kms
             .generate_data_key(&master.key_id, &context(bucket, key))?;
         Ok(ObjectKey {
-            key: kms_core::aead::Key::new(generated.plaintext.as_bytes()),
+            key: kms_core::aead::Key::new(generated.plaintext.as_bytes())?,
             wrapped: generated.ciphertext_blob,
             master_key_id: master.key_id,
         })
@@ -60,13 +60,11 @@ impl DataKeys {
         key: &str,
         wrapped: &[u8],
     ) -> Result<kms_core::aead::Key, kms_core::Error> {
-        let decrypted = self.kms.decrypt(wrapped, &context(bucket, key))?;
-        let bytes: &[u8; 32] = decrypted
-            .plaintext
-            .as_slice()
-            .try_into()
-            .map_err(|_| kms_core::Error::InvalidCiphertext)?;
-        Ok(kms_core::aead::Key::new(bytes))
+        let data_key = self
+            .kms
+            .decrypt(wrapped, &context(bucket, key))?
+            .into_data_key()?;
+        kms_core::aead::Key::new(data_key.as_bytes())
     }
 
     /// Whether the key store answers, for `/health/ready`.

@@ -184,7 +184,7 @@ fn load_credentials(kms: &Kms, path: &Path) -> Result<Credential, StartupError> 
     )
     .map_err(|error| StartupError::Credentials(format!("{}: {error}", path.display())))?;
     let plaintext = kms.decrypt(&blob, &credentials_context())?;
-    let secret = String::from_utf8(plaintext.plaintext.to_vec())
+    let secret = String::from_utf8(plaintext.plaintext.as_bytes().to_vec())
         .map_err(|_| StartupError::Credentials("stored secret is not UTF-8".to_owned()))?;
     Ok(credential(stored.access_key_id, Zeroizing::new(secret)))
 }

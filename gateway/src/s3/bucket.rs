@@ -16,17 +16,22 @@ const MAX_CONFIGURATION_BODY: u64 = 64 * 1024;
 
 /// ListBuckets.
 pub async fn list(call: &Call<'_>) -> Result<Response<ResponseBody>, Error> {
-    let buckets = call.app.backend.list_buckets().await?;
-    let owner = call.owner();
-    Ok(xml_response(xml::list_buckets(&buckets, &owner)?))
+    let buckets: Vec<xml::BucketEntry> = call
+        .app
+        .backend
+        .list_buckets()
+        .await?
+        .into_iter()
+        .map(|bucket| xml::BucketEntry { name: bucket.name, creation_date: bucket.created.into() })
+        .collect();
+    Ok(xml_response(xml::list_all_my_buckets(&call.owner(), &buckets)))
 }
 
 /// CreateBucket: one owner for every bucket, so an existing bucket is always ours.
 pub async fn create(call: &Call<'_>, bucket: &str, body: Incoming) -> Result<Response<ResponseBody>, Error> {
     let configuration = super::read_small_body(call, body, MAX_CONFIGURATION_BODY).await?;
-    if !configuration.is_empty() {
-        let location = xml::parse_create_bucket(&configuration)?;
-        check_location(call, location.as_deref())?;
+    if let Some(configuration) = xml::parse_create_bucket_configuration(&configuration)? {
+        check_location(call, configuration.location_constraint.as_deref())?;
     }
     match call.app.backend.create_bucket(bucket).await {
         Ok(()) => {}
@@ -72,7 +77,7 @@ pub async fn delete(call: &Call<'_>, bucket: &str) -> Result<Response<ResponseBo
 /// GetBucketLocation: an empty constraint means us-east-1, as in S3.
 pub async fn location(call: &Call<'_>, bucket: &str) -> Result<Response<ResponseBody>, Error> {
     call.app.backend.head_bucket(bucket).await?;
-    Ok(xml_response(xml::location_constraint(&call.app.region)?))
+    Ok(xml_response(xml::location_constraint(&call.app.region)))
 }
 
 /// A 200 answer with an XML body.
@@ -88,5 +93,5 @@ pub fn xml_response(body: String) -> Response<ResponseBody> {
 /// GetBucketVersioning: versioning is never enabled, which S3 reports as an empty document.
 pub async fn versioning(call: &Call<'_>, bucket: &str) -> Result<Response<ResponseBody>, Error> {
     call.app.backend.head_bucket(bucket).await?;
-    Ok(xml_response(xml::versioning_configuration()?))
+    Ok(xml_response(xml::versioning_configuration()))
 }

@@ -11,6 +11,7 @@ use http::Response;
 
 use super::Call;
 use super::bucket::xml_response;
+use super::route;
 use super::xml;
 use crate::backend::{ListStream, StoredObject};
 use crate::error::Error;
@@ -21,23 +22,6 @@ use crate::server::ResponseBody;
 const MAX_KEYS: usize = 1000;
 /// How many objects' metadata a page reads at once.
 const METADATA_READS_IN_FLIGHT: usize = 16;
-
-/// One listed object, in plaintext terms.
-pub struct Entry {
-    pub key: String,
-    pub last_modified: time::OffsetDateTime,
-    pub etag: String,
-    pub size: u64,
-}
-
-/// One page of a listing.
-pub struct Page {
-    pub entries: Vec<Entry>,
-    pub common_prefixes: Vec<String>,
-    pub is_truncated: bool,
-    /// The last key or common prefix on the page: where the next page starts.
-    pub last: Option<String>,
-}
 
 /// The query of a listing request, both versions.
 pub struct Query {
@@ -54,9 +38,8 @@ pub struct Query {
 
 impl Query {
     /// Reads the listing parameters from the request's query string.
-    pub fn parse(query: Option<&str>, v2: bool) -> Result<Query, Error> {
-        let pairs: Vec<(String, String)> = form_pairs(query.unwrap_or(""));
-        let get = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    pub fn parse(params: &route::Query, v2: bool) -> Result<Query, Error> {
+        let get = |name: &str| params.get(name).map(str::to_owned);
         let max_keys = match get("max-keys") {
             None => MAX_KEYS,
             Some(value) => value
@@ -99,44 +82,36 @@ impl Query {
     }
 }
 
-fn form_pairs(query: &str) -> Vec<(String, String)> {
-    query
-        .split('&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| {
-            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            (decode_component(name), decode_component(value))
-        })
-        .collect()
-}
-
-fn decode_component(text: &str) -> String {
-    let spaced = text.replace('+', " ");
-    percent_encoding::percent_decode_str(&spaced)
-        .decode_utf8_lossy()
-        .into_owned()
-}
-
 /// ListObjectsV2 (`v2`) or ListObjects.
 pub async fn list(call: &Call<'_>, bucket: &str, v2: bool) -> Result<Response<ResponseBody>, Error> {
-    let query = Query::parse(call.parts.uri.query(), v2)?;
+    let query = Query::parse(&call.route.query, v2)?;
     call.app.backend.head_bucket(bucket).await?;
     let resume = query.resume_after()?;
     let keys = call.app.backend.list(bucket, &query.prefix, resume.as_deref()).await?;
-    let page = collect_page(&query, keys, resume).await?;
-    let entries = describe(call, bucket, page.entries_raw).await?;
-    let page = Page {
-        entries,
-        common_prefixes: page.common_prefixes,
-        is_truncated: page.is_truncated,
-        last: page.last,
+    let raw = collect_page(&query, keys, resume).await?;
+
+    let next = raw.is_truncated.then(|| raw.last.clone()).flatten();
+    let page = xml::ListPage {
+        bucket: bucket.to_owned(),
+        prefix: query.prefix.clone(),
+        delimiter: query.delimiter.clone(),
+        max_keys: query.max_keys,
+        is_truncated: raw.is_truncated,
+        url_encoded: query.encoding_url,
+        objects: describe(call, bucket, raw.entries_raw).await,
+        common_prefixes: raw.common_prefixes,
     };
-    let owner = query.fetch_owner.then(|| call.owner());
+    let owner = call.owner();
     let body = if v2 {
-        let next = page.is_truncated.then(|| page.last.as_deref().map(encode_token)).flatten();
-        xml::list_objects_v2(bucket, &query, &page, next.as_deref(), owner.as_ref())?
+        let tokens = xml::ListV2Tokens {
+            continuation_token: query.continuation_token.clone(),
+            next_continuation_token: next.as_deref().map(encode_token),
+            start_after: query.start_after.clone(),
+        };
+        xml::list_objects_v2(&page, &tokens, query.fetch_owner.then_some(&owner))
     } else {
-        xml::list_objects_v1(bucket, &query, &page, owner.as_ref())?
+        let marker = query.start_after.clone().unwrap_or_default();
+        xml::list_objects_v1(&page, &marker, next.as_deref(), &owner)
     };
     Ok(xml_response(body))
 }
@@ -178,32 +153,34 @@ async fn collect_page(query: &Query, mut keys: ListStream, resume: Option<String
 }
 
 /// Plaintext size and ETag of each listed object, read from their metadata a few at a time.
-async fn describe(call: &Call<'_>, bucket: &str, objects: Vec<StoredObject>) -> Result<Vec<Entry>, Error> {
-    let described: Vec<Option<Entry>> = futures::stream::iter(objects)
+async fn describe(call: &Call<'_>, bucket: &str, objects: Vec<StoredObject>) -> Vec<xml::ObjectEntry> {
+    let described: Vec<Option<xml::ObjectEntry>> = futures::stream::iter(objects)
         .map(|object| describe_one(call, bucket, object))
         .buffered(METADATA_READS_IN_FLIGHT)
         .collect()
         .await;
-    Ok(described.into_iter().flatten().collect())
+    described.into_iter().flatten().collect()
 }
 
-async fn describe_one(call: &Call<'_>, bucket: &str, object: StoredObject) -> Option<Entry> {
+async fn describe_one(call: &Call<'_>, bucket: &str, object: StoredObject) -> Option<xml::ObjectEntry> {
     match super::object::open(call, bucket, &object.key).await {
-        Ok(opened) => Some(Entry {
+        Ok(opened) => Some(xml::ObjectEntry {
             key: object.key,
-            last_modified: opened.stored.last_modified,
+            last_modified: opened.last_modified(),
             etag: opened.etag,
             size: opened.meta.size,
+            storage_class: opened.headers.storage_class().to_owned(),
         }),
         // Deleted since the listing was read: S3 would not list it either.
         Err(Error::Backend(crate::backend::BackendError::NoSuchKey { .. })) => None,
         Err(error) => {
             tracing::warn!(bucket, key = %object.key, error = %error, "listed object unreadable");
-            Some(Entry {
+            Some(xml::ObjectEntry {
                 size: seal::plaintext_len(object.size).unwrap_or(0),
                 key: object.key,
-                last_modified: object.last_modified,
+                last_modified: object.last_modified.into(),
                 etag: "\"\"".to_owned(),
+                storage_class: "STANDARD".to_owned(),
             })
         }
     }

@@ -12,3 +12,11 @@ pub mod headers;
 pub mod names;
 pub mod route;
 pub mod xml;
+pub mod meta;
+
+mod bucket;
+mod dispatch;
+mod list;
+mod object;
+
+pub use dispatch::{Call, handle, read_small_body};

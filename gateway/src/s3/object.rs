@@ -15,8 +15,10 @@ use hyper::body::{Frame, Incoming};
 use md5::Digest;
 
 use super::Call;
-use super::headers::{self, Conditions, RangeOutcome, StoredHeaders};
+use super::headers::{self, Conditions, Precondition, RangeOutcome, StoredHeaders};
+use super::errors::S3Error;
 use super::meta::ObjectMeta;
+use super::xml::{DeleteError, DeleteResult, Deleted, ObjectIdentifier};
 use crate::backend::StoredObject;
 use crate::body::ByteStream;
 use crate::error::Error;
@@ -45,6 +47,13 @@ pub struct Opened {
     pub etag: String,
 }
 
+impl Opened {
+    /// When the object was last written.
+    pub fn last_modified(&self) -> std::time::SystemTime {
+        self.stored.last_modified.into()
+    }
+}
+
 /// PutObject.
 pub async fn put(call: &Call<'_>, bucket: &str, key: &str, body: Incoming) -> Result<Response<ResponseBody>, Error> {
     let headers = StoredHeaders::from_request(&call.parts.headers)?;
@@ -57,7 +66,8 @@ pub async fn put(call: &Call<'_>, bucket: &str, key: &str, body: Incoming) -> Re
 
     let object_key = call.app.keys.generate(bucket, key)?;
     let key_arc = Arc::new(object_key.key);
-    let sealed_headers = seal::seal_record(&key_arc, seal::RecordKind::Headers, &headers.to_json()?)?;
+    let headers_json = serde_json::to_vec(&headers).map_err(|e| Error::Internal { reason: e.to_string() })?;
+    let sealed_headers = seal::seal_record(&key_arc, seal::RecordKind::Headers, &headers_json);
 
     let (input, inline_md5) = if size <= INLINE_ETAG_LIMIT {
         let plaintext = collect(body.stream, size).await?;
@@ -93,21 +103,13 @@ pub async fn put(call: &Call<'_>, bucket: &str, key: &str, body: Incoming) -> Re
 /// GetObject and HeadObject: `with_body` tells which.
 pub async fn get(call: &Call<'_>, bucket: &str, key: &str, with_body: bool) -> Result<Response<ResponseBody>, Error> {
     let opened = open(call, bucket, key).await?;
-    match headers::check_conditions(&call.parts.headers, &opened.etag, opened.stored.last_modified) {
-        Conditions::Proceed => {}
-        Conditions::NotModified => return Ok(not_modified(&opened)),
-        Conditions::PreconditionFailed => return Err(Error::PreconditionFailed),
+    let conditions = Conditions::from_headers(&call.parts.headers);
+    match conditions.evaluate(&opened.etag, opened.last_modified()) {
+        Precondition::Proceed => {}
+        Precondition::NotModified => return Ok(not_modified(&opened)),
+        Precondition::PreconditionFailed => return Err(Error::PreconditionFailed),
     }
-    let range = match call.parts.headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
-        None => None,
-        Some(value) => match headers::parse_range(value, opened.meta.size) {
-            RangeOutcome::Whole => None,
-            RangeOutcome::Partial(range) => Some(range),
-            RangeOutcome::Unsatisfiable => {
-                return Err(Error::InvalidRange { size: opened.meta.size });
-            }
-        },
-    };
+    let range = requested_range(&call.parts.headers, opened.meta.size)?;
 
     let mut response = object_response(call, &opened, range.clone())?;
     if with_body && opened.meta.size > 0 {
@@ -133,7 +135,7 @@ pub async fn open(call: &Call<'_>, bucket: &str, key: &str) -> Result<Opened, Er
     let data_key = Arc::new(data_key);
     let headers_json = seal::open_record(&data_key, seal::RecordKind::Headers, &meta.sealed_headers)
         .map_err(|e| Error::corrupt(bucket, key, e))?;
-    let headers = StoredHeaders::from_json(&headers_json).map_err(|e| Error::corrupt(bucket, key, e))?;
+    let headers: StoredHeaders = serde_json::from_slice(&headers_json).map_err(|e| Error::corrupt(bucket, key, e))?;
     let md5 = match &meta.sealed_etag {
         Some(sealed) => seal::open_etag(&data_key, sealed).map_err(|e| Error::corrupt(bucket, key, e))?,
         None => read_trailer_md5(call, bucket, key, &stored, &meta, &data_key).await?,
@@ -195,23 +197,32 @@ fn object_response(call: &Call<'_>, opened: &Opened, range: Option<Range<u64>>) 
         None => size,
     };
     set(&mut response, header::CONTENT_LENGTH, &length.to_string());
-    common_headers(&mut response, opened);
-    headers::apply_overrides(call.parts.uri.query(), response.headers_mut())?;
+    set(&mut response, header::ETAG, &opened.etag);
+    set(&mut response, header::LAST_MODIFIED, &headers::http_date(opened.last_modified()));
+    set(&mut response, header::ACCEPT_RANGES, "bytes");
+    set(&mut response, SSE_HEADER, "AES256");
+    let mut stored = opened.headers.clone();
+    stored.apply_overrides(&call.route.query);
+    stored.apply(response.headers_mut());
     Ok(response)
 }
 
-fn common_headers(response: &mut Response<ResponseBody>, opened: &Opened) {
-    set(response, header::ETAG, &opened.etag);
-    set(response, header::LAST_MODIFIED, &headers::http_date(opened.stored.last_modified));
-    set(response, header::ACCEPT_RANGES, "bytes");
-    set(response, SSE_HEADER, "AES256");
-    opened.headers.apply(response.headers_mut());
+/// The Range asked for, if it is one S3 honours; an unsatisfiable one is an error.
+fn requested_range(headers: &http::HeaderMap, size: u64) -> Result<Option<Range<u64>>, Error> {
+    let Some(value) = headers.get(header::RANGE).and_then(|v| v.to_str().ok()) else {
+        return Ok(None);
+    };
+    match headers::parse_range(value, size) {
+        RangeOutcome::Full => Ok(None),
+        RangeOutcome::Partial(range) => Ok(Some(range)),
+        RangeOutcome::Unsatisfiable => Err(headers::invalid_range_error(value, size).into()),
+    }
 }
 
 fn not_modified(opened: &Opened) -> Response<ResponseBody> {
     let mut response = empty(StatusCode::NOT_MODIFIED);
     set(&mut response, header::ETAG, &opened.etag);
-    set(&mut response, header::LAST_MODIFIED, &headers::http_date(opened.stored.last_modified));
+    set(&mut response, header::LAST_MODIFIED, &headers::http_date(opened.last_modified()));
     response
 }
 
@@ -295,16 +306,25 @@ pub async fn delete_many(call: &Call<'_>, bucket: &str, body: Incoming) -> Resul
     let request = super::xml::parse_delete(&document)?;
     call.app.backend.head_bucket(bucket).await?;
 
-    let outcomes: Vec<super::xml::DeleteOutcome> = futures::stream::iter(request.objects)
+    let outcomes: Vec<(ObjectIdentifier, Result<(), S3Error>)> = futures::stream::iter(request.objects)
         .map(|object| async move {
             let result = match super::names::check_key(&object.key) {
                 Ok(()) => call.app.backend.delete(bucket, &object.key).await.map_err(|e| Error::from(e).to_s3()),
                 Err(error) => Err(error),
             };
-            super::xml::DeleteOutcome { key: object.key, version_id: object.version_id, result }
+            (object, result)
         })
         .buffered(DELETES_IN_FLIGHT)
         .collect()
         .await;
-    Ok(super::bucket::xml_response(super::xml::delete_result(&outcomes, request.quiet)?))
+
+    let mut result = DeleteResult::default();
+    for (object, outcome) in outcomes {
+        match outcome {
+            Ok(()) if request.quiet => {}
+            Ok(()) => result.deleted.push(Deleted { key: object.key, version_id: object.version_id }),
+            Err(error) => result.errors.push(DeleteError::new(object.key, object.version_id, &error)),
+        }
+    }
+    Ok(super::bucket::xml_response(result.to_xml()))
 }

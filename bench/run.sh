@@ -1,0 +1,157 @@
+#!/usr/bin/env bash
+# Sealgate's benchmark: throughput, CPU and memory through Sealgate against the same backend
+# measured directly, in one run, with the same fast client (s3bench). See bench/README.md.
+#
+#   bench/run.sh            # 1 GiB objects (the figures in the README)
+#   SIZE_MIB=256 bench/run.sh   # a quicker run
+#
+# Everything lives in a RAM-backed folder and on loopback, so the backend's own speed hides
+# nothing. The backend is s3s-fs (a Rust S3 server over a folder), built with cargo if missing.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+size_mib=${SIZE_MIB:-1024}
+size=$((size_mib * 1024 * 1024))
+concurrent=${CONCURRENT:-8}
+small_ops=${SMALL_OPS:-4000}
+target=${CARGO_TARGET_DIR:-$root/target}
+work=$(mktemp -d /dev/shm/sealgate-bench.XXXXXX)
+pids=()
+
+cleanup() {
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+export AWS_ACCESS_KEY_ID=benchaccesskey
+export AWS_SECRET_ACCESS_KEY=benchsecretkey0123456789
+export SEALGATE_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID
+export SEALGATE_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY
+
+echo "building (release)..." >&2
+(cd "$root" && cargo build --release -q -p sealgate -p sealgate-tests --bin sealgate --bin s3bench)
+sealgate=$target/release/sealgate
+s3bench=$target/release/s3bench
+
+s3sfs=$(command -v s3s-fs || true)
+if [ -z "$s3sfs" ]; then
+    s3sfs=$target/tools/bin/s3s-fs
+    if [ ! -x "$s3sfs" ]; then
+        echo "building s3s-fs 0.14.1 (once)..." >&2
+        cargo install -q s3s-fs --version 0.14.1 --locked --features binary --root "$target/tools"
+    fi
+fi
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+wait_ready() {
+    for _ in $(seq 1 100); do
+        if [ "$(curl -s -o /dev/null -w '%{http_code}' "$1")" = 200 ] ||
+            { [ "${2:-}" = any ] && [ "$(curl -s -o /dev/null -w '%{http_code}' "$1")" != 000 ]; }; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    echo "not ready: $1" >&2
+    return 1
+}
+
+cpu_seconds() { # utime + stime of a pid, in seconds
+    awk -v hz="$(getconf CLK_TCK)" '{ printf "%.3f", ($14 + $15) / hz }' "/proc/$1/stat"
+}
+
+peak_rss_mib() {
+    awk '/VmHWM/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"
+}
+
+value() { # value NAME "k=v k=v"
+    tr ' ' '\n' <<<"$2" | awk -F= -v k="$1" '$1 == k { print $2 }'
+}
+
+backend_bytes_read() {
+    curl -s "$1/metrics" | awk '/^sealgate_backend_bytes_read_total/ { print $2 }'
+}
+
+# The backend: s3s-fs on a RAM-backed folder.
+mkdir -p "$work/s3" "$work/sealgate-s3" "$work/sealgate-folder"
+s3_port=$(free_port)
+"$s3sfs" --host 127.0.0.1 --port "$s3_port" --access-key "$AWS_ACCESS_KEY_ID" \
+    --secret-key "$AWS_SECRET_ACCESS_KEY" "$work/s3" >"$work/s3sfs.log" 2>&1 &
+pids+=($!)
+backend=http://127.0.0.1:$s3_port
+wait_ready "$backend/" any
+
+# Sealgate in front of it.
+sg_port=$(free_port)
+SEALGATE_LOG_LEVEL=warn "$sealgate" serve --listen "127.0.0.1:$sg_port" \
+    --data-dir "$work/sealgate-s3" --backend-endpoint "$backend" \
+    --backend-access-key-id "$AWS_ACCESS_KEY_ID" \
+    --backend-secret-access-key "$AWS_SECRET_ACCESS_KEY" >"$work/sealgate-s3.log" 2>&1 &
+sg_pid=$!
+pids+=("$sg_pid")
+gateway=http://127.0.0.1:$sg_port
+wait_ready "$gateway/health/ready"
+
+# Sealgate on its local-folder backend, for the memory test.
+sf_port=$(free_port)
+SEALGATE_LOG_LEVEL=warn "$sealgate" serve --listen "127.0.0.1:$sf_port" \
+    --data-dir "$work/sealgate-folder" >"$work/sealgate-folder.log" 2>&1 &
+sf_pid=$!
+pids+=("$sf_pid")
+folder=http://127.0.0.1:$sf_port
+wait_ready "$folder/health/ready"
+
+"$s3bench" "$backend" direct mkbucket >/dev/null
+"$s3bench" "$gateway" sealed mkbucket >/dev/null
+"$s3bench" "$folder" sealed mkbucket >/dev/null
+
+echo "== ${size_mib} MiB PUT and GET, one stream" >&2
+direct_put=$(value mb_per_second "$("$s3bench" "$backend" direct put big "$size")")
+direct_get=$(value mb_per_second "$("$s3bench" "$backend" direct get big)")
+cpu0=$(cpu_seconds "$sg_pid")
+sealed_put=$(value mb_per_second "$("$s3bench" "$gateway" sealed put big "$size")")
+cpu1=$(cpu_seconds "$sg_pid")
+sealed_get=$(value mb_per_second "$("$s3bench" "$gateway" sealed get big)")
+cpu2=$(cpu_seconds "$sg_pid")
+gb=$(awk -v s="$size" 'BEGIN { print s / 1e9 }')
+put_cpu=$(awk -v a="$cpu0" -v b="$cpu1" -v g="$gb" 'BEGIN { printf "%.2f", (b - a) / g }')
+get_cpu=$(awk -v a="$cpu1" -v b="$cpu2" -v g="$gb" 'BEGIN { printf "%.2f", (b - a) / g }')
+
+echo "== ranged GET: 1 MiB from the middle" >&2
+before=$(backend_bytes_read "$gateway")
+"$s3bench" "$gateway" sealed range big-0 $((size / 2 + 12345)) 1048576 >/dev/null
+after=$(backend_bytes_read "$gateway")
+range_read=$((after - before))
+
+echo "== 4 KiB PUT+GET pairs, 32 at once" >&2
+direct_ops=$(value ops_per_second "$("$s3bench" "$backend" direct small 4096 "$small_ops" 32)")
+sealed_ops=$(value ops_per_second "$("$s3bench" "$gateway" sealed small 4096 "$small_ops" 32)")
+
+echo "== ${concurrent} concurrent ${size_mib} MiB transfers through Sealgate (folder backend)" >&2
+rm -f "$work/s3/direct/big-0" "$work/s3/sealed/big-0"  # free the RAM they hold
+"$s3bench" "$folder" sealed put many "$size" "$concurrent" >/dev/null
+"$s3bench" "$folder" sealed get many "$concurrent" >/dev/null
+peak=$(peak_rss_mib "$sf_pid")
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+cat <<EOF
+
+Sealgate benchmark ($(nproc) cores, ${size_mib} MiB objects, backend s3s-fs on /dev/shm)
+
+| measure | direct | through Sealgate | ratio | target |
+|---|---|---|---|---|
+| PUT MB/s | $direct_put | $sealed_put | $(ratio "$sealed_put" "$direct_put") | >= 0.6 |
+| GET MB/s | $direct_get | $sealed_get | $(ratio "$sealed_get" "$direct_get") | >= 0.6 |
+| 4 KiB PUT+GET pairs/s | $direct_ops | $sealed_ops | $(ratio "$sealed_ops" "$direct_ops") | |
+
+| measure | value | target |
+|---|---|---|
+| Sealgate CPU s/GB, GET | $get_cpu | <= 1.0 |
+| Sealgate CPU s/GB, PUT (encryption + plaintext MD5) | $put_cpu | |
+| backend bytes read for a 1 MiB ranged GET | $range_read | <= $((1048576 + 2 * 65552 + 40)) |
+| peak RSS, ${concurrent} concurrent ${size_mib} MiB PUTs then GETs (MiB) | $peak | < 100 |
+EOF
