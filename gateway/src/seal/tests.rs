@@ -547,3 +547,178 @@ async fn md5_mismatch_in_trailer_is_detected() {
     let unchecked = open_range(1, 0, 1000, 0..1000, &sealed).await.unwrap();
     assert_eq!(unchecked, data);
 }
+
+// ---- Frozen objects: bytes written by format v1 that every later version must open ----
+
+/// One checked-in object under `gateway/tests/data/`: `NAME.bin` and its sidecar `NAME.toml`.
+struct Frozen {
+    name: &'static str,
+    part: u32,
+    len: usize,
+    md5: bool,
+}
+
+const FROZEN: [Frozen; 2] = [
+    Frozen {
+        name: "format-v1-object",
+        part: 0,
+        len: 150_000,
+        md5: true,
+    },
+    Frozen {
+        name: "format-v1-part",
+        part: 7,
+        len: 65_536,
+        md5: false,
+    },
+];
+
+/// The test-only data key of the frozen objects: byte i is i. Never a real key.
+const FROZEN_KEY: [u8; 32] = {
+    let mut k = [0u8; 32];
+    let mut i = 0;
+    while i < 32 {
+        k[i] = i as u8;
+        i += 1;
+    }
+    k
+};
+
+fn data_path(file: String) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(file)
+}
+
+#[tokio::test]
+async fn frozen_objects_always_open() {
+    for f in FROZEN {
+        let sealed = std::fs::read(data_path(format!("{}.bin", f.name))).unwrap();
+        let sidecar = std::fs::read_to_string(data_path(format!("{}.toml", f.name))).unwrap();
+        let meta: toml::Table = sidecar.parse().unwrap();
+        let int = |k: &str| meta[k].as_integer().unwrap() as u64;
+        let text = |k: &str| meta[k].as_str().unwrap().to_owned();
+
+        // The sidecar describes what the test regenerates.
+        let data = plaintext(f.len);
+        assert_eq!(int("format_version"), 1);
+        assert_eq!(text("key"), hex::encode(FROZEN_KEY));
+        assert_eq!(
+            (int("part"), int("plaintext_len")),
+            (f.part as u64, f.len as u64)
+        );
+        assert_eq!(int("sealed_len"), sealed.len() as u64);
+        assert_eq!(text("plaintext_md5"), hex::encode(md5_of(&data)));
+
+        // The stored bytes open, in full (trailer and MD5 checked) and in a range.
+        let len = f.len as u64;
+        assert_eq!(format::plaintext_len(sealed.len() as u64), Some(len));
+        let full = plan(len, 0..len).unwrap().with_md5_check();
+        let out = open_stream(
+            Key::new(&FROZEN_KEY),
+            f.part,
+            len,
+            full,
+            stream(&sealed, Chunks::Fixed(999)),
+        );
+        let opened: Vec<Bytes> = out.try_collect().await.unwrap();
+        assert!(opened.concat() == data, "{}", f.name);
+        let ranged = plan(len, 65_530..65_545).unwrap();
+        let fetched = &sealed[ranged.sealed.start as usize..ranged.sealed.end as usize];
+        let out = open_stream(
+            Key::new(&FROZEN_KEY),
+            f.part,
+            len,
+            ranged,
+            stream(fetched, Chunks::Fixed(S)),
+        );
+        let opened: Vec<Bytes> = out.try_collect().await.unwrap();
+        assert_eq!(opened.concat(), &data[65_530..65_545]);
+
+        let count = segment_count(len);
+        let trailer = open_trailer(
+            &Key::new(&FROZEN_KEY),
+            f.part,
+            count,
+            &sealed[sealed.len() - 40..],
+        )
+        .unwrap();
+        assert_eq!(trailer.md5, f.md5.then(|| md5_of(&data)));
+        if let Some(record) = meta.get("etag_record").and_then(|v| v.as_str()) {
+            let record = hex::decode(record).unwrap();
+            assert_eq!(
+                open_etag(&Key::new(&FROZEN_KEY), &record).unwrap(),
+                md5_of(&data)
+            );
+        }
+
+        // Sealing today gives the very same bytes: the format is deterministic and unchanged.
+        let again = seal_stream(
+            Key::new(&FROZEN_KEY),
+            f.part,
+            len,
+            f.md5,
+            stream(&data, Chunks::Fixed(S)),
+        );
+        let again: Vec<Bytes> = again.stream.try_collect().await.unwrap();
+        assert!(
+            again.concat() == sealed,
+            "{} no longer seals to the frozen bytes",
+            f.name
+        );
+    }
+}
+
+/// Writes the frozen objects if they are missing. Never overwrites: a frozen object that no
+/// longer opens means the format changed, which is a bug, not a reason to regenerate.
+#[tokio::test]
+#[ignore = "run once by hand to create the frozen objects"]
+async fn write_frozen_objects() {
+    for f in FROZEN {
+        let bin = data_path(format!("{}.bin", f.name));
+        if bin.exists() {
+            continue;
+        }
+        let data = plaintext(f.len);
+        let sealed = seal_stream(
+            Key::new(&FROZEN_KEY),
+            f.part,
+            f.len as u64,
+            f.md5,
+            stream(&data, Chunks::Fixed(S)),
+        );
+        let sealed: Vec<Bytes> = sealed.stream.try_collect().await.unwrap();
+        let sealed = sealed.concat();
+        let etag = match f.md5 {
+            true => format!(
+                "etag_record = \"{}\"\n",
+                hex::encode(seal_etag(&Key::new(&FROZEN_KEY), &md5_of(&data)).unwrap())
+            ),
+            false => String::new(),
+        };
+        let sidecar = format!(
+            "# A frozen object of Sealgate format v1 (see docs/format.md). Later versions must open\n\
+             # it; never regenerate it. Checked by seal::tests::frozen_objects_always_open.\n\
+             format_version = 1\n\
+             # Test-only data key: byte i is i (00 01 .. 1f). Never used for real data.\n\
+             key = \"{key}\"\n\
+             part = {part}\n\
+             plaintext_len = {len}\n\
+             # Plaintext byte i (from 0) is the top byte of (i * 2654435761) mod 2^32.\n\
+             plaintext = \"byte i = ((i * 2654435761) mod 2^32) >> 24\"\n\
+             plaintext_md5 = \"{md5}\"\n\
+             # Whether the trailer carries the MD5 (all zeros otherwise).\n\
+             trailer_has_md5 = {has_md5}\n\
+             sealed_len = {sealed_len}\n\
+             {etag}",
+            key = hex::encode(FROZEN_KEY),
+            part = f.part,
+            len = f.len,
+            md5 = hex::encode(md5_of(&data)),
+            has_md5 = f.md5,
+            sealed_len = sealed.len(),
+        );
+        std::fs::write(&bin, &sealed).unwrap();
+        std::fs::write(data_path(format!("{}.toml", f.name)), sidecar).unwrap();
+    }
+}
