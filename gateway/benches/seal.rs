@@ -2,6 +2,12 @@
 //! `sealgate::seal` uses, against the pure-Rust `aes-gcm` 0.11), MD5, and the sealer and opener
 //! streams end to end. Run with `cargo bench -p sealgate --bench seal`; prints GB/s and ratios.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "a benchmark, not the data path: any failure should stop it loudly"
+)]
+
 use std::time::{Duration, Instant};
 
 use aes_gcm::Aes256Gcm;
