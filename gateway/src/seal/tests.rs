@@ -140,7 +140,7 @@ async fn round_trips_at_segment_edges() {
     for size in SIZES {
         let data = plaintext(size);
         for chunks in chunkings {
-            round_trip(&data, chunks).await;
+            round_trip(&data, chunks, true).await;
         }
     }
 }
@@ -148,21 +148,19 @@ async fn round_trips_at_segment_edges() {
 #[tokio::test]
 async fn round_trip_10_mib() {
     let data = plaintext(10 << 20);
-    for chunks in [Chunks::Fixed(7), Chunks::Fixed(S), Chunks::Random(3)] {
-        round_trip(&data, chunks).await;
+    for chunks in [Chunks::Fixed(S), Chunks::Random(3)] {
+        round_trip(&data, chunks, true).await;
     }
+    // 1.5 million chunks: without the MD5, whose per-chunk hand-off dominates in debug builds.
+    round_trip(&data, Chunks::Fixed(7), false).await;
 }
 
-async fn round_trip(data: &[u8], chunks: Chunks) {
+async fn round_trip(data: &[u8], chunks: Chunks, md5: bool) {
     let len = data.len() as u64;
-    let sealed = seal_stream(key(1), 0, len, true, stream(data, chunks));
+    let md5 = md5.then(|| md5_of(data));
+    let sealed = seal_stream(key(1), 0, len, md5.is_some(), stream(data, chunks));
     let items: Vec<Bytes> = sealed.stream.try_collect().await.unwrap();
-    assert_eq!(
-        sealed.digest.await,
-        Some(md5_of(data)),
-        "{} {chunks:?}",
-        data.len()
-    );
+    assert_eq!(sealed.digest.await, md5, "{} {chunks:?}", data.len());
 
     // Every segment but the last is exactly 64 KiB + 16; the trailer comes last, on its own.
     let count = segment_count(len) as usize;
@@ -178,7 +176,7 @@ async fn round_trip(data: &[u8], chunks: Chunks) {
     assert_eq!(
         trailer,
         Trailer {
-            md5: Some(md5_of(data)),
+            md5,
             plaintext_len: len
         }
     );
