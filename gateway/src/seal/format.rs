@@ -62,6 +62,9 @@ pub enum Kind {
 ///
 /// Do not change: every record already written was sealed with this layout. The index of a
 /// segment of a u64-long part is below 2^49, so dropping its top byte loses nothing.
+///
+/// A nonce must never repeat under one data key: a key seals at most one part per part number
+/// (a retried multipart part needs its own key) and at most one ETag record.
 pub fn nonce(part: u32, index: u64, kind: Kind) -> [u8; 12] {
     let [p0, p1, p2, p3] = part.to_be_bytes();
     let [_, i1, i2, i3, i4, i5, i6, i7] = index.to_be_bytes();
