@@ -137,9 +137,11 @@ impl Opener {
 
     /// The bytes of segment `index`'s plaintext that fall inside the planned range.
     fn cut(&self, plain: Bytes, index: u64) -> Bytes {
-        let segment_start = index * SEGMENT_SIZE;
-        let range_start = self.plan.first_segment * SEGMENT_SIZE + self.plan.skip;
-        let range_end = range_start + self.plan.len;
+        // Saturating: a plan built by hand must not be able to make this panic.
+        let segment_start = index.saturating_mul(SEGMENT_SIZE);
+        let first_start = self.plan.first_segment.saturating_mul(SEGMENT_SIZE);
+        let range_start = first_start.saturating_add(self.plan.skip);
+        let range_end = range_start.saturating_add(self.plan.len);
 
         let from = range_start.saturating_sub(segment_start);
         let to = range_end
