@@ -172,6 +172,7 @@ fn same_output() {
 
 fn main() {
     same_output();
+    println!("aws-lc-rs and aes-gcm 0.11 give identical ciphertext and tag for a 64 KiB segment");
     let (lc_seal, lc_open) = aws_lc();
     let (rc_seal, rc_open) = rust_crypto();
     let md5 = md5();

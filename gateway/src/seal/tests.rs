@@ -722,3 +722,38 @@ async fn write_frozen_objects() {
         std::fs::write(data_path(format!("{}.toml", f.name)), sidecar).unwrap();
     }
 }
+
+// ---- Streaming: nothing waits for the whole body ----
+
+#[test]
+fn sealer_hands_on_a_segment_as_soon_as_it_is_full() {
+    use futures::FutureExt;
+    let data = plaintext(S + 10);
+    let first: ByteStream = stream(&data[..S + 10], Chunks::Fixed(4096));
+    let input = first.chain(futures::stream::pending()).boxed();
+    let mut sealed = seal_stream(key(1), 0, 3 * S as u64, true, input).stream;
+
+    let segment = sealed.next().now_or_never().flatten().unwrap().unwrap();
+    assert_eq!(segment.len(), SS);
+    assert!(
+        sealed.next().now_or_never().is_none(),
+        "waits for more input"
+    );
+}
+
+#[test]
+fn opener_hands_on_a_segment_as_soon_as_it_is_checked() {
+    use futures::FutureExt;
+    let (data, sealed) = sealed_t();
+    let first: ByteStream = stream(&sealed[..SS + 100], Chunks::Fixed(4096));
+    let input = first.chain(futures::stream::pending()).boxed();
+    let full = plan(T as u64, 0..T as u64).unwrap();
+    let mut opened = open_stream(key(1), 1, T as u64, full, input);
+
+    let segment = opened.next().now_or_never().flatten().unwrap().unwrap();
+    assert!(segment == data[..S]);
+    assert!(
+        opened.next().now_or_never().is_none(),
+        "waits for more input"
+    );
+}
