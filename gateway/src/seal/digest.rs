@@ -19,6 +19,9 @@ use super::SealError;
 /// Chunks in flight to the MD5 thread; bounds the memory a slow hash can hold.
 const CHANNEL_DEPTH: usize = 8;
 
+/// Free slots a full channel waits for before the sealer goes on.
+const WAKE_BATCH: usize = CHANNEL_DEPTH / 2;
+
 /// Resolves to the plaintext MD5 once the sealed stream has ended successfully; to `None` if the
 /// stream failed or was dropped, or was sealed without an MD5.
 #[derive(Debug)]
@@ -75,10 +78,7 @@ impl Hasher {
                 md5.update(chunk);
                 Ok(())
             }
-            Hasher::Beside { tx, .. } => tx
-                .send(chunk.clone())
-                .await
-                .map_err(|_| SealError::DigestLost),
+            Hasher::Beside { tx, .. } => send_batched(tx, chunk.clone()).await,
         }
     }
 
@@ -93,6 +93,21 @@ impl Hasher {
             }
         }
     }
+}
+
+/// Sends without waiting while there is room; when the channel is full, waits until a batch of
+/// slots is free rather than one, so the sealer is woken once per `WAKE_BATCH` chunks hashed, not
+/// once per chunk (a cross-thread wake-up is not cheap in a VM).
+async fn send_batched(tx: &mpsc::Sender<Bytes>, chunk: Bytes) -> Result<(), SealError> {
+    let chunk = match tx.try_send(chunk) {
+        Ok(()) => return Ok(()),
+        Err(mpsc::error::TrySendError::Full(chunk)) => chunk,
+        Err(mpsc::error::TrySendError::Closed(_)) => return Err(SealError::DigestLost),
+    };
+    let room = tx.reserve_many(WAKE_BATCH).await;
+    let mut room = room.map_err(|_| SealError::DigestLost)?;
+    room.next().ok_or(SealError::DigestLost)?.send(chunk);
+    Ok(())
 }
 
 fn hash_all(mut rx: mpsc::Receiver<Bytes>, done: oneshot::Sender<[u8; 16]>) {
