@@ -141,6 +141,20 @@ mod tests {
         assert_eq!(hash(Hasher::start(false)).await, None);
     }
 
+    #[tokio::test]
+    async fn many_chunks_through_a_full_channel() {
+        // Far more chunks than the channel holds, so the sender waits for batches of room.
+        let chunk = Bytes::from(vec![0x33; 4096]);
+        let mut h = Hasher::start(true);
+        let mut direct = Md5::new();
+        for _ in 0..2000 {
+            h.feed(&chunk).await.unwrap();
+            direct.update(&chunk);
+        }
+        let direct: [u8; 16] = direct.finalize().into();
+        assert_eq!(h.finish().await.unwrap(), Some(direct));
+    }
+
     #[test]
     fn inline_without_a_runtime() {
         let h = Hasher::start(true);
