@@ -203,7 +203,8 @@ mod tests {
             let total: u64 = (0..n).map(|i| segment_len(p, i)).sum();
             prop_assert_eq!(total, p);
             prop_assert_eq!(segment_kind(p, n - 1), Kind::Final);
-            prop_assert_eq!(segment_offset(n) + TRAILER_LEN - (n * SEGMENT_SIZE - p), sealed_len(p));
+            let short_by = n * SEGMENT_SIZE - p;
+            prop_assert_eq!(segment_offset(n) + TRAILER_LEN - short_by, sealed_len(p));
         }
     }
 }

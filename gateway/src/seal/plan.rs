@@ -176,7 +176,8 @@ mod tests {
             let segments = plan.first_segment..=plan.last_segment;
             let n = plan.last_segment - plan.first_segment + 1;
             let trailer = if plan.trailer { TRAILER_LEN } else { 0 };
-            let expected: u64 = segments.map(|i| segment_len(p, i) + TAG_LEN).sum::<u64>() + trailer;
+            let segment_bytes: u64 = segments.map(|i| segment_len(p, i) + TAG_LEN).sum();
+            let expected = segment_bytes + trailer;
             prop_assert_eq!(plan.sealed.end - plan.sealed.start, expected);
             prop_assert!(expected <= plan.len + 2 * S + n * TAG_LEN + trailer);
             prop_assert!(plan.sealed.end <= sealed_len(p));

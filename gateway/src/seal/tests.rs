@@ -697,8 +697,8 @@ async fn write_frozen_objects() {
             false => String::new(),
         };
         let sidecar = format!(
-            "# A frozen object of Sealgate format v1 (see docs/format.md). Later versions must open\n\
-             # it; never regenerate it. Checked by seal::tests::frozen_objects_always_open.\n\
+            "# A frozen object of Sealgate format v1 (see docs/format.md). Later versions must\n\
+             # open it; never regenerate it. Checked by seal::tests::frozen_objects_always_open.\n\
              format_version = 1\n\
              # Test-only data key: byte i is i (00 01 .. 1f). Never used for real data.\n\
              key = \"{key}\"\n\
