@@ -6,7 +6,7 @@
 //! sealed segments followed by a trailer, plus a [`Digest`] that resolves to the plaintext MD5
 //! for the ETag. A GET asks [`plan`] which sealed bytes a range needs, fetches only those from the
 //! backend and hands them to [`open_stream`], which yields only authenticated plaintext. The
-//! format (format v1) is in [`format`] and in `docs/format.md`.
+//! format (format v1) is in [`format`](mod@format) and in `docs/format.md`.
 //!
 //! Every AES-256-GCM call goes through the one `aead` seam imported below.
 
