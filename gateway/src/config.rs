@@ -53,7 +53,11 @@ pub struct ServeOptions {
     #[arg(long, env = "SEALGATE_BACKEND_ACCESS_KEY_ID")]
     pub backend_access_key_id: Option<String>,
     /// Secret access key for the backend S3 server (prefer the environment variable).
-    #[arg(long, env = "SEALGATE_BACKEND_SECRET_ACCESS_KEY", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "SEALGATE_BACKEND_SECRET_ACCESS_KEY",
+        hide_env_values = true
+    )]
     pub backend_secret_access_key: Option<String>,
     /// Log format: `text` or `json` [default: text].
     #[arg(long, env = "SEALGATE_LOG_FORMAT")]
@@ -143,8 +147,14 @@ impl Config {
             Some(path) => options.or(read_file(&path)?),
             None => options,
         };
-        let data_dir = options.data_dir.unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
-        let region = options.region.unwrap_or_else(|| DEFAULT_REGION.to_owned());
+        let data_dir = options
+            .data_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+        let region = options
+            .region
+            .clone()
+            .unwrap_or_else(|| DEFAULT_REGION.to_owned());
         validate_region("region", &region)?;
         let backend = backend_config(&data_dir, &options.backend_endpoint, &options)?;
 
@@ -247,7 +257,11 @@ mod tests {
     fn the_command_line_wins_over_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sealgate.toml");
-        std::fs::write(&path, "listen = \"127.0.0.1:9000\"\nregion = \"eu-west-1\"\n").unwrap();
+        std::fs::write(
+            &path,
+            "listen = \"127.0.0.1:9000\"\nregion = \"eu-west-1\"\n",
+        )
+        .unwrap();
         let options = ServeOptions {
             config: Some(path),
             region: Some("ap-south-1".to_owned()),

@@ -34,7 +34,11 @@ pub enum Error {
     Stream(BoxError),
     /// Stored bytes or metadata that do not open: tampering, corruption, or not ours.
     #[error("object {bucket}/{key} cannot be opened: {reason}")]
-    Corrupt { bucket: String, key: String, reason: String },
+    Corrupt {
+        bucket: String,
+        key: String,
+        reason: String,
+    },
     /// The object changed between two reads of one request.
     #[error("object changed while being read")]
     ConcurrentOverwrite,
@@ -57,7 +61,10 @@ pub enum Error {
     #[error("location constraint {region} is not this region")]
     InvalidLocationConstraint { region: String },
     #[error("invalid argument {name}: {reason}")]
-    InvalidArgument { name: &'static str, reason: &'static str },
+    InvalidArgument {
+        name: &'static str,
+        reason: &'static str,
+    },
     #[error("malformed XML: {reason}")]
     MalformedXml { reason: String },
     /// A fault of ours; the reason is for the log only.
@@ -109,7 +116,9 @@ impl Error {
             Error::BucketAlreadyOwnedByYou { bucket } => {
                 S3Error::new(Code::BucketAlreadyOwnedByYou).with("BucketName", bucket.clone())
             }
-            Error::InvalidLocationConstraint { .. } => S3Error::new(Code::InvalidLocationConstraint),
+            Error::InvalidLocationConstraint { .. } => {
+                S3Error::new(Code::InvalidLocationConstraint)
+            }
             Error::InvalidArgument { name, reason } => {
                 S3Error::with_message(Code::InvalidArgument, *reason).with("ArgumentName", *name)
             }
@@ -151,9 +160,7 @@ fn auth_to_s3(error: &AuthError) -> S3Error {
         AuthError::InvalidAccessKeyId { .. } => Code::InvalidAccessKeyId,
         AuthError::SignatureDoesNotMatch { .. } => Code::SignatureDoesNotMatch,
         AuthError::RequestTimeTooSkewed { .. } => Code::RequestTimeTooSkewed,
-        AuthError::MissingContentSha256 | AuthError::InvalidContentSha256 => {
-            Code::InvalidRequest
-        }
+        AuthError::MissingContentSha256 | AuthError::InvalidContentSha256 => Code::InvalidRequest,
         AuthError::ContentSha256Mismatch => Code::XAmzContentSHA256Mismatch,
         AuthError::InvalidDigest => Code::InvalidDigest,
         AuthError::BadDigest | AuthError::ChecksumMismatch { .. } => Code::BadDigest,
@@ -212,8 +219,10 @@ fn kms_to_s3(error: &kms_core::Error) -> S3Error {
 fn seal_to_s3(error: &SealError) -> S3Error {
     match error {
         SealError::LengthMismatch { .. } => S3Error::new(Code::IncompleteBody),
-        SealError::Input { source } => from_boxed(source),
-        _ => S3Error::new(Code::InternalError),
+        SealError::InvalidRange { .. } => S3Error::new(Code::InvalidRange),
+        SealError::Corrupt { .. } | SealError::Seal { .. } | SealError::DigestLost => {
+            S3Error::new(Code::InternalError)
+        }
     }
 }
 
@@ -234,8 +243,9 @@ pub fn s3_response(error: &S3Error, request_id: &str, with_body: bool) -> Respon
         return empty(status);
     }
     let mut response = full(status, error.to_xml(request_id));
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/xml"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/xml"),
+    );
     response
 }

@@ -12,9 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use async_trait::async_trait;
 use futures::StreamExt;
 
-use crate::backend::{
-    Backend, BackendError, BucketInfo, ListStream, StoredMeta, StoredObject,
-};
+use crate::backend::{Backend, BackendError, BucketInfo, ListStream, StoredMeta, StoredObject};
 use crate::body::ByteStream;
 
 /// The gateway's counters.
@@ -57,8 +55,14 @@ impl Metrics {
         }
         let totals = [
             ("sealgate_backend_requests_total", &self.backend_requests),
-            ("sealgate_backend_bytes_written_total", &self.backend_bytes_written),
-            ("sealgate_backend_bytes_read_total", &self.backend_bytes_read),
+            (
+                "sealgate_backend_bytes_written_total",
+                &self.backend_bytes_written,
+            ),
+            (
+                "sealgate_backend_bytes_read_total",
+                &self.backend_bytes_read,
+            ),
         ];
         for (name, counter) in totals {
             let value = counter.load(Ordering::Relaxed);
@@ -81,7 +85,9 @@ impl Counted {
     }
 
     fn request(&self) {
-        self.metrics.backend_requests.fetch_add(1, Ordering::Relaxed);
+        self.metrics
+            .backend_requests
+            .fetch_add(1, Ordering::Relaxed);
     }
 
     fn counting(&self, stream: ByteStream, counter: fn(&Metrics) -> &AtomicU64) -> ByteStream {
@@ -131,7 +137,11 @@ impl Backend for Counted {
         self.inner.put(bucket, key, meta, size, body).await
     }
 
-    async fn head(&self, bucket: &str, key: &str) -> Result<(StoredObject, StoredMeta), BackendError> {
+    async fn head(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<(StoredObject, StoredMeta), BackendError> {
         self.request();
         self.inner.head(bucket, key).await
     }

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full, combinators::BoxBody};
+use http_body_util::{BodyExt, Full, combinators::UnsyncBoxBody};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -27,7 +27,7 @@ use crate::keys::DataKeys;
 use crate::metrics::Metrics;
 
 /// The body of every response Sealgate sends.
-pub type ResponseBody = BoxBody<Bytes, BoxError>;
+pub type ResponseBody = UnsyncBoxBody<Bytes, BoxError>;
 
 /// How long requests in flight may take to finish after a shutdown signal.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
@@ -50,7 +50,9 @@ pub struct App {
 
 /// A response with a small in-memory body.
 pub fn full(status: StatusCode, body: impl Into<Bytes>) -> Response<ResponseBody> {
-    let body = Full::new(body.into()).map_err(|never| match never {}).boxed();
+    let body = Full::new(body.into())
+        .map_err(|never| match never {})
+        .boxed_unsync();
     let mut response = Response::new(body);
     *response.status_mut() = status;
     response
@@ -123,7 +125,9 @@ fn new_request_id() -> String {
 
 fn set_request_id(response: &mut Response<ResponseBody>, request_id: &str) {
     if let Ok(value) = http::HeaderValue::from_str(request_id) {
-        response.headers_mut().insert("x-amz-request-id", value.clone());
+        response
+            .headers_mut()
+            .insert("x-amz-request-id", value.clone());
         response.headers_mut().insert("x-amz-id-2", value);
     }
 }

@@ -22,13 +22,23 @@ pub async fn list(call: &Call<'_>) -> Result<Response<ResponseBody>, Error> {
         .list_buckets()
         .await?
         .into_iter()
-        .map(|bucket| xml::BucketEntry { name: bucket.name, creation_date: bucket.created.into() })
+        .map(|bucket| xml::BucketEntry {
+            name: bucket.name,
+            creation_date: bucket.created.into(),
+        })
         .collect();
-    Ok(xml_response(xml::list_all_my_buckets(&call.owner(), &buckets)))
+    Ok(xml_response(xml::list_all_my_buckets(
+        &call.owner(),
+        &buckets,
+    )))
 }
 
 /// CreateBucket: one owner for every bucket, so an existing bucket is always ours.
-pub async fn create(call: &Call<'_>, bucket: &str, body: Incoming) -> Result<Response<ResponseBody>, Error> {
+pub async fn create(
+    call: &Call<'_>,
+    bucket: &str,
+    body: Incoming,
+) -> Result<Response<ResponseBody>, Error> {
     let configuration = super::read_small_body(call, body, MAX_CONFIGURATION_BODY).await?;
     if let Some(configuration) = xml::parse_create_bucket_configuration(&configuration)? {
         check_location(call, configuration.location_constraint.as_deref())?;
@@ -36,14 +46,18 @@ pub async fn create(call: &Call<'_>, bucket: &str, body: Incoming) -> Result<Res
     match call.app.backend.create_bucket(bucket).await {
         Ok(()) => {}
         Err(crate::backend::BackendError::BucketAlreadyExists { .. }) => {
-            return Err(Error::BucketAlreadyOwnedByYou { bucket: bucket.to_owned() });
+            return Err(Error::BucketAlreadyOwnedByYou {
+                bucket: bucket.to_owned(),
+            });
         }
         Err(error) => return Err(error.into()),
     }
     tracing::info!(bucket, "bucket created");
     let mut response = empty(StatusCode::OK);
     if let Ok(location) = http::HeaderValue::from_str(&format!("/{bucket}")) {
-        response.headers_mut().insert(http::header::LOCATION, location);
+        response
+            .headers_mut()
+            .insert(http::header::LOCATION, location);
     }
     Ok(response)
 }
@@ -53,7 +67,9 @@ fn check_location(call: &Call<'_>, location: Option<&str>) -> Result<(), Error> 
     match location {
         None | Some("") => Ok(()),
         Some(region) if region == call.app.region => Ok(()),
-        Some(region) => Err(Error::InvalidLocationConstraint { region: region.to_owned() }),
+        Some(region) => Err(Error::InvalidLocationConstraint {
+            region: region.to_owned(),
+        }),
     }
 }
 

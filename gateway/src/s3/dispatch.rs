@@ -37,7 +37,11 @@ impl Call<'_> {
 }
 
 /// Answers one S3 request.
-pub async fn handle(app: &App, request: Request<Incoming>, request_id: &str) -> Response<ResponseBody> {
+pub async fn handle(
+    app: &App,
+    request: Request<Incoming>,
+    request_id: &str,
+) -> Response<ResponseBody> {
     let (parts, body) = request.into_parts();
     let with_body = parts.method != Method::HEAD;
     match run(app, parts, body).await {
@@ -46,7 +50,11 @@ pub async fn handle(app: &App, request: Request<Incoming>, request_id: &str) -> 
     }
 }
 
-async fn run(app: &App, parts: http::request::Parts, body: Incoming) -> Result<Response<ResponseBody>, Error> {
+async fn run(
+    app: &App,
+    parts: http::request::Parts,
+    body: Incoming,
+) -> Result<Response<ResponseBody>, Error> {
     let route = Router::new(app.virtual_host_domains.iter().cloned()).route_parts(&parts)?;
     record_route(&route);
 
@@ -56,7 +64,12 @@ async fn run(app: &App, parts: http::request::Parts, body: Incoming) -> Result<R
     // Authorization: every authenticated principal is the root principal until policies land
     // (issue #5); anonymous requests were refused by authenticate.
 
-    let call = Call { app, parts, who, route };
+    let call = Call {
+        app,
+        parts,
+        who,
+        route,
+    };
     execute(&call, body).await
 }
 
@@ -101,7 +114,9 @@ async fn execute(call: &Call<'_>, body: Incoming) -> Result<Response<ResponseBod
         Operation::DeleteObject => object::delete(call, bucket, key).await,
         Operation::DeleteObjects => object::delete_many(call, bucket, body).await,
         Operation::GetBucketVersioning => bucket::versioning(call, bucket).await,
-        other => Err(Error::NotImplemented { operation: other.name() }),
+        other => Err(Error::NotImplemented {
+            operation: other.name(),
+        }),
     }
 }
 

@@ -47,19 +47,31 @@ impl Query {
                 .ok()
                 .filter(|n| *n >= 0)
                 .map(|n| usize::try_from(n).unwrap_or(MAX_KEYS).min(MAX_KEYS))
-                .ok_or(Error::InvalidArgument { name: "max-keys", reason: "must be a non-negative integer" })?,
+                .ok_or(Error::InvalidArgument {
+                    name: "max-keys",
+                    reason: "must be a non-negative integer",
+                })?,
         };
         let encoding_url = match get("encoding-type").as_deref() {
             None => false,
             Some("url") => true,
-            Some(_) => return Err(Error::InvalidArgument { name: "encoding-type", reason: "must be url" }),
+            Some(_) => {
+                return Err(Error::InvalidArgument {
+                    name: "encoding-type",
+                    reason: "must be url",
+                });
+            }
         };
         Ok(Query {
             prefix: get("prefix").unwrap_or_default(),
             delimiter: get("delimiter").filter(|d| !d.is_empty()),
             max_keys,
             encoding_url,
-            start_after: if v2 { get("start-after") } else { get("marker") },
+            start_after: if v2 {
+                get("start-after")
+            } else {
+                get("marker")
+            },
             continuation_token: if v2 { get("continuation-token") } else { None },
             fetch_owner: !v2 || get("fetch-owner").as_deref() == Some("true"),
         })
@@ -83,11 +95,19 @@ impl Query {
 }
 
 /// ListObjectsV2 (`v2`) or ListObjects.
-pub async fn list(call: &Call<'_>, bucket: &str, v2: bool) -> Result<Response<ResponseBody>, Error> {
+pub async fn list(
+    call: &Call<'_>,
+    bucket: &str,
+    v2: bool,
+) -> Result<Response<ResponseBody>, Error> {
     let query = Query::parse(&call.route.query, v2)?;
     call.app.backend.head_bucket(bucket).await?;
     let resume = query.resume_after()?;
-    let keys = call.app.backend.list(bucket, &query.prefix, resume.as_deref()).await?;
+    let keys = call
+        .app
+        .backend
+        .list(bucket, &query.prefix, resume.as_deref())
+        .await?;
     let raw = collect_page(&query, keys, resume).await?;
 
     let next = raw.is_truncated.then(|| raw.last.clone()).flatten();
@@ -124,8 +144,17 @@ struct RawPage {
     last: Option<String>,
 }
 
-async fn collect_page(query: &Query, mut keys: ListStream, resume: Option<String>) -> Result<RawPage, Error> {
-    let mut page = RawPage { entries_raw: Vec::new(), common_prefixes: Vec::new(), is_truncated: false, last: None };
+async fn collect_page(
+    query: &Query,
+    mut keys: ListStream,
+    resume: Option<String>,
+) -> Result<RawPage, Error> {
+    let mut page = RawPage {
+        entries_raw: Vec::new(),
+        common_prefixes: Vec::new(),
+        is_truncated: false,
+        last: None,
+    };
     // Resuming after a common prefix: the keys under it were already reported.
     let mut folded: Option<String> = resume.filter(|r| query.common_prefix(r) == Some(r.as_str()));
     while let Some(object) = keys.try_next().await? {
@@ -153,7 +182,11 @@ async fn collect_page(query: &Query, mut keys: ListStream, resume: Option<String
 }
 
 /// Plaintext size and ETag of each listed object, read from their metadata a few at a time.
-async fn describe(call: &Call<'_>, bucket: &str, objects: Vec<StoredObject>) -> Vec<xml::ObjectEntry> {
+async fn describe(
+    call: &Call<'_>,
+    bucket: &str,
+    objects: Vec<StoredObject>,
+) -> Vec<xml::ObjectEntry> {
     let described: Vec<Option<xml::ObjectEntry>> = futures::stream::iter(objects)
         .map(|object| describe_one(call, bucket, object))
         .buffered(METADATA_READS_IN_FLIGHT)
@@ -162,7 +195,11 @@ async fn describe(call: &Call<'_>, bucket: &str, objects: Vec<StoredObject>) -> 
     described.into_iter().flatten().collect()
 }
 
-async fn describe_one(call: &Call<'_>, bucket: &str, object: StoredObject) -> Option<xml::ObjectEntry> {
+async fn describe_one(
+    call: &Call<'_>,
+    bucket: &str,
+    object: StoredObject,
+) -> Option<xml::ObjectEntry> {
     match super::object::open(call, bucket, &object.key).await {
         Ok(opened) => Some(xml::ObjectEntry {
             key: object.key,
@@ -195,7 +232,10 @@ fn decode_token(token: &str) -> Result<String, Error> {
         .decode(token)
         .ok()
         .and_then(|bytes| String::from_utf8(bytes).ok())
-        .ok_or(Error::InvalidArgument { name: "continuation-token", reason: "the continuation token is not valid" })
+        .ok_or(Error::InvalidArgument {
+            name: "continuation-token",
+            reason: "the continuation token is not valid",
+        })
 }
 
 #[cfg(test)]
@@ -239,7 +279,9 @@ mod tests {
     #[tokio::test]
     async fn folds_keys_at_the_delimiter() {
         let keys = ["a", "b/1", "b/2", "c/x/1", "d"];
-        let page = collect_page(&query("", Some("/"), 1000), stream(&keys), None).await.unwrap();
+        let page = collect_page(&query("", Some("/"), 1000), stream(&keys), None)
+            .await
+            .unwrap();
         assert_eq!(names(&page), (vec!["a", "d"], vec!["b/", "c/"]));
         assert!(!page.is_truncated);
     }
@@ -247,7 +289,9 @@ mod tests {
     #[tokio::test]
     async fn a_common_prefix_counts_once_towards_max_keys() {
         let keys = ["b/1", "b/2", "b/3", "c"];
-        let page = collect_page(&query("", Some("/"), 1), stream(&keys), None).await.unwrap();
+        let page = collect_page(&query("", Some("/"), 1), stream(&keys), None)
+            .await
+            .unwrap();
         assert_eq!(names(&page), (vec![], vec!["b/"]));
         assert!(page.is_truncated);
         assert_eq!(page.last.as_deref(), Some("b/"));
@@ -257,13 +301,17 @@ mod tests {
     async fn resuming_after_a_common_prefix_skips_its_keys() {
         let keys = ["b/2", "b/3", "c"];
         let resume = Some("b/".to_owned());
-        let page = collect_page(&query("", Some("/"), 10), stream(&keys), resume).await.unwrap();
+        let page = collect_page(&query("", Some("/"), 10), stream(&keys), resume)
+            .await
+            .unwrap();
         assert_eq!(names(&page), (vec!["c"], vec![]));
     }
 
     #[tokio::test]
     async fn the_last_key_of_a_full_page_is_not_truncated() {
-        let page = collect_page(&query("", None, 2), stream(&["a", "b"]), None).await.unwrap();
+        let page = collect_page(&query("", None, 2), stream(&["a", "b"]), None)
+            .await
+            .unwrap();
         assert!(!page.is_truncated);
     }
 

@@ -63,12 +63,20 @@ impl ObjectMeta {
     pub fn from_stored(stored: &StoredMeta) -> Result<ObjectMeta, MetaError> {
         match stored.get(FORMAT).map(String::as_str) {
             Some(FORMAT_VERSION) => {}
-            Some(_) => return Err(MetaError { reason: "unknown format version" }),
-            None => return Err(MetaError { reason: "not written by sealgate" }),
+            Some(_) => {
+                return Err(MetaError {
+                    reason: "unknown format version",
+                });
+            }
+            None => {
+                return Err(MetaError {
+                    reason: "not written by sealgate",
+                });
+            }
         }
-        let size = required(stored, SIZE)?
-            .parse()
-            .map_err(|_| MetaError { reason: "size is not a number" })?;
+        let size = required(stored, SIZE)?.parse().map_err(|_| MetaError {
+            reason: "size is not a number",
+        })?;
         Ok(ObjectMeta {
             wrapped_key: decode(required(stored, WRAPPED_KEY)?)?,
             size,
@@ -84,16 +92,15 @@ impl ObjectMeta {
 }
 
 fn required<'a>(stored: &'a StoredMeta, name: &'static str) -> Result<&'a str, MetaError> {
-    stored
-        .get(name)
-        .map(String::as_str)
-        .ok_or(MetaError { reason: "a sealgate-* entry is missing" })
+    stored.get(name).map(String::as_str).ok_or(MetaError {
+        reason: "a sealgate-* entry is missing",
+    })
 }
 
 fn decode(value: &str) -> Result<Vec<u8>, MetaError> {
-    BASE64
-        .decode(value)
-        .map_err(|_| MetaError { reason: "an entry is not base64" })
+    BASE64.decode(value).map_err(|_| MetaError {
+        reason: "an entry is not base64",
+    })
 }
 
 #[cfg(test)]

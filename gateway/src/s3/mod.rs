@@ -9,10 +9,10 @@
 
 pub mod errors;
 pub mod headers;
+pub mod meta;
 pub mod names;
 pub mod route;
 pub mod xml;
-pub mod meta;
 
 mod bucket;
 mod dispatch;

@@ -15,8 +15,8 @@ use hyper::body::{Frame, Incoming};
 use md5::Digest;
 
 use super::Call;
-use super::headers::{self, Conditions, Precondition, RangeOutcome, StoredHeaders};
 use super::errors::S3Error;
+use super::headers::{self, Conditions, Precondition, RangeOutcome, StoredHeaders};
 use super::meta::ObjectMeta;
 use super::xml::{DeleteError, DeleteResult, Deleted, ObjectIdentifier};
 use crate::backend::StoredObject;
@@ -55,7 +55,12 @@ impl Opened {
 }
 
 /// PutObject.
-pub async fn put(call: &Call<'_>, bucket: &str, key: &str, body: Incoming) -> Result<Response<ResponseBody>, Error> {
+pub async fn put(
+    call: &Call<'_>,
+    bucket: &str,
+    key: &str,
+    body: Incoming,
+) -> Result<Response<ResponseBody>, Error> {
     let headers = StoredHeaders::from_request(&call.parts.headers)?;
     check_sse_request(&call.parts.headers)?;
     let body = crate::auth::verify_body(&call.who, &call.parts, body)?;
@@ -66,8 +71,10 @@ pub async fn put(call: &Call<'_>, bucket: &str, key: &str, body: Incoming) -> Re
 
     let object_key = call.app.keys.generate(bucket, key)?;
     let key_arc = Arc::new(object_key.key);
-    let headers_json = serde_json::to_vec(&headers).map_err(|e| Error::Internal { reason: e.to_string() })?;
-    let sealed_headers = seal::seal_record(&key_arc, seal::RecordKind::Headers, &headers_json);
+    let headers_json = serde_json::to_vec(&headers).map_err(|e| Error::Internal {
+        reason: e.to_string(),
+    })?;
+    let sealed_headers = seal::seal_headers(&key_arc, &headers_json)?;
 
     let (input, inline_md5) = if size <= INLINE_ETAG_LIMIT {
         let plaintext = collect(body.stream, size).await?;
@@ -80,17 +87,29 @@ pub async fn put(call: &Call<'_>, bucket: &str, key: &str, body: Incoming) -> Re
         wrapped_key: object_key.wrapped,
         size,
         sealed_headers,
-        sealed_etag: inline_md5.map(|md5| seal::seal_etag(&key_arc, &md5).to_vec()),
+        sealed_etag: inline_md5
+            .map(|md5| seal::seal_etag(&key_arc, &md5))
+            .transpose()?
+            .map(Vec::from),
     };
 
     let sealed = seal::seal_stream(key_arc.clone(), 0, size, inline_md5.is_none(), input);
     call.app
         .backend
-        .put(bucket, key, &meta.to_stored(), seal::sealed_len(size), sealed.stream)
+        .put(
+            bucket,
+            key,
+            &meta.to_stored(),
+            seal::sealed_len(size),
+            sealed.stream,
+        )
         .await?;
     let md5 = match inline_md5 {
         Some(md5) => md5,
-        None => sealed.digest.await.map_err(Error::from)?,
+        None => sealed
+            .digest
+            .await
+            .ok_or(Error::Seal(seal::SealError::DigestLost))?,
     };
     tracing::debug!(bucket, key, size, master_key = %object_key.master_key_id, "object sealed");
 
@@ -101,7 +120,12 @@ pub async fn put(call: &Call<'_>, bucket: &str, key: &str, body: Incoming) -> Re
 }
 
 /// GetObject and HeadObject: `with_body` tells which.
-pub async fn get(call: &Call<'_>, bucket: &str, key: &str, with_body: bool) -> Result<Response<ResponseBody>, Error> {
+pub async fn get(
+    call: &Call<'_>,
+    bucket: &str,
+    key: &str,
+    with_body: bool,
+) -> Result<Response<ResponseBody>, Error> {
     let opened = open(call, bucket, key).await?;
     let conditions = Conditions::from_headers(&call.parts.headers);
     match conditions.evaluate(&opened.etag, opened.last_modified()) {
@@ -125,7 +149,11 @@ pub async fn open(call: &Call<'_>, bucket: &str, key: &str) -> Result<Opened, Er
     let (stored, stored_meta) = call.app.backend.head(bucket, key).await?;
     let meta = ObjectMeta::from_stored(&stored_meta).map_err(|e| Error::corrupt(bucket, key, e))?;
     if !meta.matches_body(stored.size) {
-        return Err(Error::corrupt(bucket, key, "stored length does not match the metadata"));
+        return Err(Error::corrupt(
+            bucket,
+            key,
+            "stored length does not match the metadata",
+        ));
     }
     let data_key = call
         .app
@@ -133,14 +161,23 @@ pub async fn open(call: &Call<'_>, bucket: &str, key: &str) -> Result<Opened, Er
         .unwrap(bucket, key, &meta.wrapped_key)
         .map_err(|e| Error::from_unwrap(bucket, key, e))?;
     let data_key = Arc::new(data_key);
-    let headers_json = seal::open_record(&data_key, seal::RecordKind::Headers, &meta.sealed_headers)
+    let headers_json = seal::open_headers(&data_key, &meta.sealed_headers)
         .map_err(|e| Error::corrupt(bucket, key, e))?;
-    let headers: StoredHeaders = serde_json::from_slice(&headers_json).map_err(|e| Error::corrupt(bucket, key, e))?;
+    let headers: StoredHeaders =
+        serde_json::from_slice(&headers_json).map_err(|e| Error::corrupt(bucket, key, e))?;
     let md5 = match &meta.sealed_etag {
-        Some(sealed) => seal::open_etag(&data_key, sealed).map_err(|e| Error::corrupt(bucket, key, e))?,
+        Some(sealed) => {
+            seal::open_etag(&data_key, sealed).map_err(|e| Error::corrupt(bucket, key, e))?
+        }
         None => read_trailer_md5(call, bucket, key, &stored, &meta, &data_key).await?,
     };
-    Ok(Opened { stored, meta, key: data_key, headers, etag: quoted(&md5) })
+    Ok(Opened {
+        stored,
+        meta,
+        key: data_key,
+        headers,
+        etag: quoted(&md5),
+    })
 }
 
 async fn read_trailer_md5(
@@ -151,15 +188,23 @@ async fn read_trailer_md5(
     meta: &ObjectMeta,
     data_key: &kms_core::aead::Key,
 ) -> Result<[u8; 16], Error> {
-    let start = stored.size.saturating_sub(seal::TRAILER_LEN as u64);
-    let (_, _, stream) = call.app.backend.get(bucket, key, Some(start..stored.size)).await?;
-    let bytes = collect(stream, seal::TRAILER_LEN as u64).await?;
+    let start = stored.size.saturating_sub(seal::TRAILER_LEN);
+    let (_, _, stream) = call
+        .app
+        .backend
+        .get(bucket, key, Some(start..stored.size))
+        .await?;
+    let bytes = collect(stream, seal::TRAILER_LEN).await?;
     let trailer = seal::open_trailer(data_key, 0, seal::segment_count(meta.size), &bytes)
         .map_err(|e| Error::corrupt(bucket, key, e))?;
-    if trailer.plaintext_len != meta.size {
-        return Err(Error::corrupt(bucket, key, "trailer length does not match the metadata"));
+    match trailer.md5 {
+        Some(md5) if trailer.plaintext_len == meta.size => Ok(md5),
+        _ => Err(Error::corrupt(
+            bucket,
+            key,
+            "trailer does not match the metadata",
+        )),
     }
-    Ok(trailer.md5)
 }
 
 /// Reads and opens the segments that cover `wanted`.
@@ -170,35 +215,55 @@ async fn read_plaintext(
     opened: &Opened,
     wanted: Range<u64>,
 ) -> Result<ByteStream, Error> {
-    let plan = seal::plan(opened.meta.size, wanted);
+    let plan = seal::plan(opened.meta.size, wanted)?;
     let (again, stored_meta, sealed) = call
         .app
         .backend
-        .get(bucket, key, Some(plan.sealed_range()))
+        .get(bucket, key, Some(plan.sealed.clone()))
         .await?;
     // Overwritten between the metadata read and this read: the data key would not fit.
-    if again.size != opened.stored.size || ObjectMeta::from_stored(&stored_meta).ok().as_ref() != Some(&opened.meta) {
+    if again.size != opened.stored.size
+        || ObjectMeta::from_stored(&stored_meta).ok().as_ref() != Some(&opened.meta)
+    {
         return Err(Error::ConcurrentOverwrite);
     }
-    Ok(seal::open_stream(opened.key.clone(), 0, opened.meta.size, plan, sealed))
+    Ok(seal::open_stream(
+        opened.key.clone(),
+        0,
+        opened.meta.size,
+        plan,
+        sealed,
+    ))
 }
 
 /// Headers of a GET or HEAD answer, for the whole object or for `range`.
-fn object_response(call: &Call<'_>, opened: &Opened, range: Option<Range<u64>>) -> Result<Response<ResponseBody>, Error> {
+fn object_response(
+    call: &Call<'_>,
+    opened: &Opened,
+    range: Option<Range<u64>>,
+) -> Result<Response<ResponseBody>, Error> {
     let mut response = empty(StatusCode::OK);
     let size = opened.meta.size;
     let length = match &range {
         Some(range) => {
             *response.status_mut() = StatusCode::PARTIAL_CONTENT;
             let last = range.end.saturating_sub(1);
-            set(&mut response, header::CONTENT_RANGE, &format!("bytes {}-{last}/{size}", range.start));
+            set(
+                &mut response,
+                header::CONTENT_RANGE,
+                &format!("bytes {}-{last}/{size}", range.start),
+            );
             range.end - range.start
         }
         None => size,
     };
     set(&mut response, header::CONTENT_LENGTH, &length.to_string());
     set(&mut response, header::ETAG, &opened.etag);
-    set(&mut response, header::LAST_MODIFIED, &headers::http_date(opened.last_modified()));
+    set(
+        &mut response,
+        header::LAST_MODIFIED,
+        &headers::http_date(opened.last_modified()),
+    );
     set(&mut response, header::ACCEPT_RANGES, "bytes");
     set(&mut response, SSE_HEADER, "AES256");
     let mut stored = opened.headers.clone();
@@ -222,12 +287,20 @@ fn requested_range(headers: &http::HeaderMap, size: u64) -> Result<Option<Range<
 fn not_modified(opened: &Opened) -> Response<ResponseBody> {
     let mut response = empty(StatusCode::NOT_MODIFIED);
     set(&mut response, header::ETAG, &opened.etag);
-    set(&mut response, header::LAST_MODIFIED, &headers::http_date(opened.last_modified()));
+    set(
+        &mut response,
+        header::LAST_MODIFIED,
+        &headers::http_date(opened.last_modified()),
+    );
     response
 }
 
 /// DeleteObject: S3 answers 204 whether or not the key existed.
-pub async fn delete(call: &Call<'_>, bucket: &str, key: &str) -> Result<Response<ResponseBody>, Error> {
+pub async fn delete(
+    call: &Call<'_>,
+    bucket: &str,
+    key: &str,
+) -> Result<Response<ResponseBody>, Error> {
     call.app.backend.head_bucket(bucket).await?;
     call.app.backend.delete(bucket, key).await?;
     Ok(empty(StatusCode::NO_CONTENT))
@@ -281,7 +354,7 @@ fn streaming(body: ByteStream, bucket: &str, key: &str) -> ResponseBody {
             tracing::error!(bucket = %bucket, key = %key, error = %error, "object read failed mid-response; connection aborted");
         })
         .map_ok(Frame::data);
-    StreamBody::new(stream).boxed()
+    BodyExt::boxed_unsync(StreamBody::new(stream))
 }
 
 /// An ETag: the quoted hex of an MD5.
@@ -301,29 +374,46 @@ const MAX_DELETE_BODY: u64 = 8 * 1024 * 1024;
 const DELETES_IN_FLIGHT: usize = 16;
 
 /// DeleteObjects: each key deleted on its own; failures are reported per key, as in S3.
-pub async fn delete_many(call: &Call<'_>, bucket: &str, body: Incoming) -> Result<Response<ResponseBody>, Error> {
+pub async fn delete_many(
+    call: &Call<'_>,
+    bucket: &str,
+    body: Incoming,
+) -> Result<Response<ResponseBody>, Error> {
     let document = super::read_small_body(call, body, MAX_DELETE_BODY).await?;
     let request = super::xml::parse_delete(&document)?;
     call.app.backend.head_bucket(bucket).await?;
 
-    let outcomes: Vec<(ObjectIdentifier, Result<(), S3Error>)> = futures::stream::iter(request.objects)
-        .map(|object| async move {
-            let result = match super::names::check_key(&object.key) {
-                Ok(()) => call.app.backend.delete(bucket, &object.key).await.map_err(|e| Error::from(e).to_s3()),
-                Err(error) => Err(error),
-            };
-            (object, result)
-        })
-        .buffered(DELETES_IN_FLIGHT)
-        .collect()
-        .await;
+    let outcomes: Vec<(ObjectIdentifier, Result<(), S3Error>)> =
+        futures::stream::iter(request.objects)
+            .map(|object| async move {
+                let result = match super::names::check_key(&object.key) {
+                    Ok(()) => call
+                        .app
+                        .backend
+                        .delete(bucket, &object.key)
+                        .await
+                        .map_err(|e| Error::from(e).to_s3()),
+                    Err(error) => Err(error),
+                };
+                (object, result)
+            })
+            .buffered(DELETES_IN_FLIGHT)
+            .collect()
+            .await;
 
     let mut result = DeleteResult::default();
     for (object, outcome) in outcomes {
         match outcome {
             Ok(()) if request.quiet => {}
-            Ok(()) => result.deleted.push(Deleted { key: object.key, version_id: object.version_id }),
-            Err(error) => result.errors.push(DeleteError::new(object.key, object.version_id, &error)),
+            Ok(()) => result.deleted.push(Deleted {
+                key: object.key,
+                version_id: object.version_id,
+            }),
+            Err(error) => {
+                result
+                    .errors
+                    .push(DeleteError::new(object.key, object.version_id, &error))
+            }
         }
     }
     Ok(super::bucket::xml_response(result.to_xml()))

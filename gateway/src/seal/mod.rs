@@ -10,7 +10,6 @@
 //!
 //! Every AES-256-GCM call goes through the one `aead` seam imported below.
 
-mod aead_shim;
 mod digest;
 pub mod format;
 mod opener;
@@ -21,14 +20,17 @@ mod sealer;
 #[cfg(test)]
 mod tests;
 
-// The single AEAD seam. TODO(#2): becomes `use kms_core::aead;` when kms-core's seam lands.
-use self::aead_shim as aead;
+// The single AEAD seam of the workspace.
+use kms_core::aead;
 
 pub use aead::Key;
 pub use digest::Digest;
+pub use format::{TRAILER_LEN, plaintext_len, sealed_len, segment_count};
 pub use opener::open_stream;
 pub use plan::{Plan, plan};
-pub use records::{Trailer, open_etag, open_trailer, seal_etag, seal_trailer};
+pub use records::{
+    Trailer, open_etag, open_headers, open_trailer, seal_etag, seal_headers, seal_trailer,
+};
 pub use sealer::{Sealed, seal_stream};
 
 /// What can go wrong while sealing or opening. Input stream errors are not wrapped in this: they

@@ -10,6 +10,8 @@ use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
 
 use super::SealError;
+use std::sync::Arc;
+
 use super::aead::Key;
 use super::digest::Hasher;
 use super::format::{AAD, SEGMENT_SIZE, TAG_LEN, TRAILER_LEN};
@@ -24,7 +26,7 @@ use crate::body::{BoxError, ByteStream};
 /// Memory stays at one segment buffer. The last piece of plaintext is handed on only after the
 /// trailer (on a full read) and the end of the input have been checked.
 pub fn open_stream(
-    key: Key,
+    key: Arc<Key>,
     part: u32,
     plaintext_len: u64,
     plan: Plan,
@@ -45,7 +47,7 @@ pub fn open_stream(
 }
 
 struct Opener {
-    key: Key,
+    key: Arc<Key>,
     part: u32,
     plaintext_len: u64,
     plan: Plan,

@@ -89,9 +89,31 @@ pub fn open_etag(key: &Key, record: &[u8]) -> Result<[u8; 16], SealError> {
         .ok_or_else(|| corrupt_at(0))
 }
 
+/// Seals the client headers (any bytes; Sealgate stores JSON) into the headers record for backend
+/// metadata: the plaintext followed by its tag.
+pub fn seal_headers(key: &Key, headers: &[u8]) -> Result<Vec<u8>, SealError> {
+    let mut record = Vec::with_capacity(headers.len() + TAG_LEN as usize);
+    record.extend_from_slice(headers);
+    record.extend_from_slice(&[0; TAG_LEN as usize]);
+    let nonce = nonce(0, 0, Kind::Headers);
+    seal_record(key, &nonce, &mut record).map_err(|_| SealError::Seal { segment: 0 })?;
+    Ok(record)
+}
+
+/// Opens a sealed headers record and returns the bytes it holds.
+pub fn open_headers(key: &Key, record: &[u8]) -> Result<Vec<u8>, SealError> {
+    let mut buf = record.to_vec();
+    let nonce = nonce(0, 0, Kind::Headers);
+    let len = key
+        .open_in_place(&nonce, AAD, &mut buf)
+        .map_err(|_| corrupt_at(0))?;
+    buf.truncate(len);
+    Ok(buf)
+}
+
 /// Seals the record in place: all of `record` but its last 16 bytes is the plaintext, and the
 /// tag goes into those last 16 bytes.
-fn seal_record(key: &Key, nonce: &[u8; 12], record: &mut [u8]) -> Result<(), super::aead::Error> {
+fn seal_record(key: &Key, nonce: &[u8; 12], record: &mut [u8]) -> Result<(), kms_core::Error> {
     let at = record.len().saturating_sub(TAG_LEN as usize);
     let (plain, tag_out) = record.split_at_mut(at);
     let tag = key.seal_in_place(nonce, AAD, plain)?;
@@ -116,8 +138,22 @@ fn corrupt_at(segment: u64) -> SealError {
 mod tests {
     use super::*;
 
+    #[test]
+    fn headers_round_trip_and_bind_to_the_key() {
+        let sealed = seal_headers(&key(1), b"{\"content-type\":\"text/plain\"}").unwrap();
+        assert_eq!(
+            open_headers(&key(1), &sealed).unwrap(),
+            b"{\"content-type\":\"text/plain\"}"
+        );
+        assert!(open_headers(&key(2), &sealed).is_err());
+        let mut flipped = sealed.clone();
+        flipped[0] ^= 1;
+        assert!(open_headers(&key(1), &flipped).is_err());
+        assert!(open_headers(&key(1), &sealed[..10]).is_err());
+    }
+
     fn key(b: u8) -> Key {
-        Key::new(&[b; 32])
+        Key::new(&[b; 32]).unwrap()
     }
 
     #[test]
@@ -178,7 +214,7 @@ mod tests {
 
     #[test]
     fn key_debug_is_redacted() {
-        let shown = format!("{:?}", Key::new(&[0x41; 32]));
+        let shown = format!("{:?}", Key::new(&[0x41; 32]).unwrap());
         assert!(!shown.contains("41") && !shown.contains("65"), "{shown}");
     }
 }

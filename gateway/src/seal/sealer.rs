@@ -9,6 +9,8 @@ use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
 
 use super::SealError;
+use std::sync::Arc;
+
 use super::aead::Key;
 use super::digest::{Digest, Hasher};
 use super::format::{AAD, Kind, TAG_LEN, nonce, segment_count, segment_kind, segment_len};
@@ -26,7 +28,13 @@ pub struct Sealed {
 
 /// Seals `input`, a body of `expected_len` bytes, as part `part` (0 for a single PUT) under `key`.
 /// With `md5`, the plaintext MD5 is computed beside the encryption and sealed into the trailer.
-pub fn seal_stream(key: Key, part: u32, expected_len: u64, md5: bool, input: ByteStream) -> Sealed {
+pub fn seal_stream(
+    key: Arc<Key>,
+    part: u32,
+    expected_len: u64,
+    md5: bool,
+    input: ByteStream,
+) -> Sealed {
     let (digest_tx, digest) = Digest::channel();
     let sealer = Sealer {
         key,
@@ -52,7 +60,7 @@ enum Phase {
 }
 
 struct Sealer {
-    key: Key,
+    key: Arc<Key>,
     part: u32,
     expected_len: u64,
     input: ByteStream,

@@ -14,7 +14,7 @@ const S: usize = SEGMENT_SIZE as usize;
 const SS: usize = SEALED_SEGMENT_SIZE as usize;
 
 fn key(b: u8) -> Key {
-    Key::new(&[b; 32])
+    Arc::new(Key::new(&[b; 32]).unwrap())
 }
 
 /// Deterministic test plaintext: byte i is the top byte of `i * 2654435761 mod 2^32`.
@@ -613,7 +613,7 @@ async fn frozen_objects_always_open() {
         assert_eq!(format::plaintext_len(sealed.len() as u64), Some(len));
         let full = plan(len, 0..len).unwrap().with_md5_check();
         let out = open_stream(
-            Key::new(&FROZEN_KEY),
+            Arc::new(Key::new(&FROZEN_KEY).unwrap()),
             f.part,
             len,
             full,
@@ -626,7 +626,7 @@ async fn frozen_objects_always_open() {
         let ranged = plan(len, r.start as u64..r.end as u64).unwrap();
         let fetched = &sealed[ranged.sealed.start as usize..ranged.sealed.end as usize];
         let out = open_stream(
-            Key::new(&FROZEN_KEY),
+            Arc::new(Key::new(&FROZEN_KEY).unwrap()),
             f.part,
             len,
             ranged,
@@ -637,7 +637,7 @@ async fn frozen_objects_always_open() {
 
         let count = segment_count(len);
         let trailer = open_trailer(
-            &Key::new(&FROZEN_KEY),
+            &*Arc::new(Arc::new(Key::new(&FROZEN_KEY).unwrap()).unwrap()),
             f.part,
             count,
             &sealed[sealed.len() - 40..],
@@ -647,14 +647,18 @@ async fn frozen_objects_always_open() {
         if let Some(record) = meta.get("etag_record").and_then(|v| v.as_str()) {
             let record = hex::decode(record).unwrap();
             assert_eq!(
-                open_etag(&Key::new(&FROZEN_KEY), &record).unwrap(),
+                open_etag(
+                    &*Arc::new(Arc::new(Key::new(&FROZEN_KEY).unwrap()).unwrap()),
+                    &record
+                )
+                .unwrap(),
                 md5_of(&data)
             );
         }
 
         // Sealing today gives the very same bytes: the format is deterministic and unchanged.
         let again = seal_stream(
-            Key::new(&FROZEN_KEY),
+            Arc::new(Key::new(&FROZEN_KEY).unwrap()),
             f.part,
             len,
             f.md5,
@@ -681,7 +685,7 @@ async fn write_frozen_objects() {
         }
         let data = plaintext(f.len);
         let sealed = seal_stream(
-            Key::new(&FROZEN_KEY),
+            Arc::new(Key::new(&FROZEN_KEY).unwrap()),
             f.part,
             f.len as u64,
             f.md5,
@@ -692,7 +696,13 @@ async fn write_frozen_objects() {
         let etag = match f.md5 {
             true => format!(
                 "etag_record = \"{}\"\n",
-                hex::encode(seal_etag(&Key::new(&FROZEN_KEY), &md5_of(&data)).unwrap())
+                hex::encode(
+                    seal_etag(
+                        &*Arc::new(Arc::new(Key::new(&FROZEN_KEY).unwrap()).unwrap()),
+                        &md5_of(&data)
+                    )
+                    .unwrap()
+                )
             ),
             false => String::new(),
         };
