@@ -1,5 +1,7 @@
 //! Stream-level tests of the sealer and opener: round trips, ranges, tampering, the frozen object.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use futures::executor::block_on;
 use futures::{StreamExt, TryStreamExt};
@@ -13,7 +15,7 @@ use crate::body::{BoxError, ByteStream};
 const S: usize = SEGMENT_SIZE as usize;
 const SS: usize = SEALED_SEGMENT_SIZE as usize;
 
-fn key(b: u8) -> Key {
+fn key(b: u8) -> Arc<Key> {
     Arc::new(Key::new(&[b; 32]).unwrap())
 }
 
@@ -637,7 +639,7 @@ async fn frozen_objects_always_open() {
 
         let count = segment_count(len);
         let trailer = open_trailer(
-            &*Arc::new(Arc::new(Key::new(&FROZEN_KEY).unwrap()).unwrap()),
+            &Key::new(&FROZEN_KEY).unwrap(),
             f.part,
             count,
             &sealed[sealed.len() - 40..],
@@ -647,11 +649,7 @@ async fn frozen_objects_always_open() {
         if let Some(record) = meta.get("etag_record").and_then(|v| v.as_str()) {
             let record = hex::decode(record).unwrap();
             assert_eq!(
-                open_etag(
-                    &*Arc::new(Arc::new(Key::new(&FROZEN_KEY).unwrap()).unwrap()),
-                    &record
-                )
-                .unwrap(),
+                open_etag(&Key::new(&FROZEN_KEY).unwrap(), &record).unwrap(),
                 md5_of(&data)
             );
         }
@@ -696,13 +694,7 @@ async fn write_frozen_objects() {
         let etag = match f.md5 {
             true => format!(
                 "etag_record = \"{}\"\n",
-                hex::encode(
-                    seal_etag(
-                        &*Arc::new(Arc::new(Key::new(&FROZEN_KEY).unwrap()).unwrap()),
-                        &md5_of(&data)
-                    )
-                    .unwrap()
-                )
+                hex::encode(seal_etag(&Key::new(&FROZEN_KEY).unwrap(), &md5_of(&data)).unwrap())
             ),
             false => String::new(),
         };
