@@ -94,6 +94,7 @@ pub struct Req {
     payload: Payload,
     signing: Signing,
     time: SystemTime,
+    raw_url: Option<String>,
 }
 
 /// A whole response.
@@ -144,6 +145,7 @@ impl Client {
             payload: Payload::Signed,
             signing: Signing::Header,
             time: SystemTime::now(),
+            raw_url: None,
         }
     }
 
@@ -266,16 +268,11 @@ impl Client {
         request.uri().to_string()
     }
 
-    /// Sends a prepared request to an absolute URL unsigned (for presigned URLs).
-    pub async fn send_url(&self, method: Method, url: &str, body: Bytes) -> Resp {
-        let resp = self
-            .http
-            .request(method, url)
-            .body(body)
-            .send()
-            .await
-            .expect("send request");
-        Resp::read(resp).await.expect("read response")
+    /// An unsigned request to this absolute URL (a presigned one, say).
+    pub fn url(&self, method: Method, url: &str) -> Req {
+        let mut req = self.request(method, "", "").anonymous();
+        req.raw_url = Some(url.to_owned());
+        req
     }
 }
 
@@ -341,6 +338,9 @@ impl Req {
 
     /// The full URL, query included.
     pub fn url(&self) -> String {
+        if let Some(url) = &self.raw_url {
+            return url.clone();
+        }
         let mut url = format!("{}{}", self.client.endpoint, self.path);
         for (i, (name, value)) in self.query.iter().enumerate() {
             url.push(if i == 0 { '?' } else { '&' });

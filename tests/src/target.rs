@@ -92,13 +92,14 @@ impl Target {
     }
 }
 
-/// Instantiates each `async fn name(t: Target)` as `direct::name`, `folder::name` and `s3::name`.
+/// Instantiates each `async fn name(t: Target)` as `direct::name`, `folder::name` and `s3::name`;
+/// names after `gateway:` only as `folder::name` and `s3::name`.
 #[macro_export]
 macro_rules! conformance {
-    ($($name:ident),* $(,)?) => {
+    ($($name:ident),* $(,)? $(; gateway: $($gname:ident),* $(,)?)?) => {
         $crate::instantiate!(direct, Direct, $($name),*);
-        $crate::instantiate!(folder, Folder, $($name),*);
-        $crate::instantiate!(s3, S3, $($name),*);
+        $crate::instantiate!(folder, Folder, $($name,)* $($($gname),*)?);
+        $crate::instantiate!(s3, S3, $($name,)* $($($gname),*)?);
     };
 }
 
@@ -114,7 +115,7 @@ macro_rules! gateway_only {
 /// One module of tests, all against one [`Kind`].
 #[macro_export]
 macro_rules! instantiate {
-    ($module:ident, $kind:ident, $($name:ident),*) => {
+    ($module:ident, $kind:ident, $($name:ident),* $(,)?) => {
         mod $module {
             $(
                 #[tokio::test]
