@@ -1,0 +1,141 @@
+//! The `sealgate` binary under test, started on a free loopback port.
+//!
+//! The binary is `$SEALGATE_BIN` when set, else `debug/sealgate` under `$CARGO_TARGET_DIR` (or
+//! the workspace's `target/`). Each [`Gateway`] gets its own temporary data dir and the fixed test
+//! credentials, is ready when `/health/ready` answers 200, and is killed when dropped; a test that
+//! panics prints the gateway's log.
+
+use crate::client::{Client, Creds};
+use crate::process::{self, Guarded};
+use crate::s3server::S3Server;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The root access key id every test gateway starts with.
+pub const ACCESS_KEY_ID: &str = "SEALGATETESTKEY00001";
+/// The root secret access key every test gateway starts with.
+pub const SECRET_ACCESS_KEY: &str = "sealgate-test-secret/0123456789abcdefghijk";
+/// The region the gateway serves.
+pub const REGION: &str = "us-east-1";
+
+/// What the gateway stores objects in.
+#[derive(Debug, Clone, Copy)]
+pub enum BackendKind<'a> {
+    /// The local folder under the data dir.
+    Folder,
+    /// A real S3 server.
+    S3(&'a S3Server),
+}
+
+/// A running gateway.
+#[derive(Debug)]
+pub struct Gateway {
+    /// `http://127.0.0.1:PORT`.
+    pub endpoint: String,
+    data_dir: tempfile::TempDir,
+    process: Guarded,
+}
+
+impl Gateway {
+    /// Starts the gateway in front of `backend` and waits until it is ready.
+    pub fn start(backend: BackendKind<'_>) -> Gateway {
+        let data_dir = tempfile::tempdir().expect("temp data dir");
+        let addr = format!("127.0.0.1:{}", process::free_port());
+        let command = serve_command(&addr, data_dir.path(), backend);
+
+        let log = data_dir.path().with_extension("log");
+        let mut process = Guarded::spawn(command, &log);
+        process.wait_ready(&addr, "/health/ready");
+        Gateway {
+            endpoint: format!("http://{addr}"),
+            data_dir,
+            process,
+        }
+    }
+
+    /// The gateway's data dir (the folder backend keeps objects under `objects/`).
+    pub fn data_dir(&self) -> &Path {
+        self.data_dir.path()
+    }
+
+    /// The gateway's log so far.
+    pub fn log(&self) -> String {
+        self.process.log()
+    }
+
+    /// The test credentials.
+    pub fn creds() -> Creds {
+        Creds::new(ACCESS_KEY_ID, SECRET_ACCESS_KEY)
+    }
+
+    /// A client signing with the test credentials.
+    pub fn client(&self) -> Client {
+        Client::new(&self.endpoint, Self::creds(), REGION)
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("---- sealgate log ({}) ----\n{}", self.endpoint, self.log());
+        }
+        let _ = std::fs::remove_file(self.data_dir.path().with_extension("log"));
+    }
+}
+
+/// `sealgate serve` with the listen address, data dir, credentials and backend options.
+fn serve_command(addr: &str, data_dir: &Path, backend: BackendKind<'_>) -> Command {
+    let mut command = Command::new(binary());
+    for (name, _) in std::env::vars().filter(|(k, _)| k.starts_with("SEALGATE_")) {
+        command.env_remove(name);
+    }
+    command
+        .arg("serve")
+        .arg("--listen")
+        .arg(addr)
+        .arg("--data-dir")
+        .arg(data_dir);
+    command.args(["--region", REGION]);
+    command.env("SEALGATE_ACCESS_KEY_ID", ACCESS_KEY_ID);
+    command.env("SEALGATE_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY);
+    if std::env::var_os("RUST_LOG").is_none() {
+        command.env("RUST_LOG", "info,sealgate=debug");
+    }
+
+    if let BackendKind::S3(server) = backend {
+        command.arg("--backend-endpoint").arg(&server.endpoint);
+        command.arg("--backend-region").arg(&server.region);
+        command
+            .arg("--backend-access-key-id")
+            .arg(&server.creds.access_key_id);
+        command
+            .arg("--backend-secret-access-key")
+            .arg(&server.creds.secret_access_key);
+    }
+    command
+}
+
+/// Where the binary under test is.
+pub fn binary() -> PathBuf {
+    if let Some(bin) = std::env::var_os("SEALGATE_BIN") {
+        return bin.into();
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"));
+    let bin = target.join("debug").join("sealgate");
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo build -p sealgate` first",
+        bin.display()
+    );
+    bin
+}
+
+/// The workspace root (the parent of this crate).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_owned()
+}
