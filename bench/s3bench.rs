@@ -38,7 +38,9 @@ impl Client {
         let id = std::env::var("AWS_ACCESS_KEY_ID")?;
         let secret = std::env::var("AWS_SECRET_ACCESS_KEY")?;
         Ok(Client {
-            http: reqwest::Client::builder().pool_max_idle_per_host(64).build()?,
+            http: reqwest::Client::builder()
+                .pool_max_idle_per_host(64)
+                .build()?,
             endpoint: endpoint.trim_end_matches('/').to_owned(),
             bucket: bucket.to_owned(),
             credentials: Credentials::new(id, secret, None, None, "bench"),
@@ -53,7 +55,12 @@ impl Client {
         }
     }
 
-    fn signed(&self, method: &str, url: &str, extra: &[(&str, String)]) -> Result<Vec<(String, String)>, Failure> {
+    fn signed(
+        &self,
+        method: &str,
+        url: &str,
+        extra: &[(&str, String)],
+    ) -> Result<Vec<(String, String)>, Failure> {
         let identity = self.credentials.clone().into();
         let params = v4::SigningParams::builder()
             .identity(&identity)
@@ -66,7 +73,10 @@ impl Client {
         let host = url.split('/').nth(2).unwrap_or_default().to_owned();
         let mut headers: Vec<(String, String)> = vec![
             ("host".to_owned(), host),
-            ("x-amz-content-sha256".to_owned(), "UNSIGNED-PAYLOAD".to_owned()),
+            (
+                "x-amz-content-sha256".to_owned(),
+                "UNSIGNED-PAYLOAD".to_owned(),
+            ),
         ];
         headers.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
         let signable = SignableRequest::new(
@@ -83,7 +93,12 @@ impl Client {
         Ok(headers)
     }
 
-    fn request(&self, method: reqwest::Method, key: &str, extra: &[(&str, String)]) -> Result<reqwest::RequestBuilder, Failure> {
+    fn request(
+        &self,
+        method: reqwest::Method,
+        key: &str,
+        extra: &[(&str, String)],
+    ) -> Result<reqwest::RequestBuilder, Failure> {
         let url = self.url(key);
         let headers = self.signed(method.as_str(), &url, extra)?;
         let mut builder = self.http.request(method, &url);
@@ -96,7 +111,11 @@ impl Client {
     async fn put(&self, key: &str, size: u64, pattern: Bytes) -> Result<(), Failure> {
         let body = generated(size, pattern);
         let response = self
-            .request(reqwest::Method::PUT, key, &[("content-length", size.to_string())])?
+            .request(
+                reqwest::Method::PUT,
+                key,
+                &[("content-length", size.to_string())],
+            )?
             .body(reqwest::Body::wrap_stream(body))
             .send()
             .await?;
@@ -108,7 +127,12 @@ impl Client {
             .map(|(start, len)| ("range", format!("bytes={start}-{}", start + len - 1)))
             .into_iter()
             .collect();
-        let response = check(self.request(reqwest::Method::GET, key, &extra)?.send().await?).await?;
+        let response = check(
+            self.request(reqwest::Method::GET, key, &extra)?
+                .send()
+                .await?,
+        )
+        .await?;
         let mut stream = response.bytes_stream();
         let mut received = 0u64;
         while let Some(chunk) = stream.next().await {
@@ -128,7 +152,10 @@ async fn check(response: reqwest::Response) -> Result<reqwest::Response, Failure
 }
 
 /// `size` bytes made of `pattern` repeated, without generating anything per request.
-fn generated(size: u64, pattern: Bytes) -> impl futures::Stream<Item = Result<Bytes, std::io::Error>> {
+fn generated(
+    size: u64,
+    pattern: Bytes,
+) -> impl futures::Stream<Item = Result<Bytes, std::io::Error>> {
     let chunks = size.div_ceil(CHUNK as u64);
     futures::stream::iter(0..chunks).map(move |index| {
         let left = size - index * CHUNK as u64;
@@ -179,7 +206,10 @@ async fn main() -> Result<(), Failure> {
     let started = Instant::now();
     match command.as_str() {
         "mkbucket" => {
-            let response = client.request(reqwest::Method::PUT, "", &[])?.send().await?;
+            let response = client
+                .request(reqwest::Method::PUT, "", &[])?
+                .send()
+                .await?;
             let status = response.status();
             if !(status.is_success() || status.as_u16() == 409) {
                 return Err(format!("create bucket: {status}").into());
@@ -238,7 +268,10 @@ async fn main() -> Result<(), Failure> {
             })
             .await?;
             let seconds = started.elapsed().as_secs_f64();
-            println!("ops={ops} seconds={seconds:.3} ops_per_second={:.0}", ops as f64 / seconds);
+            println!(
+                "ops={ops} seconds={seconds:.3} ops_per_second={:.0}",
+                ops as f64 / seconds
+            );
         }
         other => return Err(format!("unknown command {other}").into()),
     }

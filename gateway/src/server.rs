@@ -32,6 +32,9 @@ pub type ResponseBody = UnsyncBoxBody<Bytes, BoxError>;
 /// How long requests in flight may take to finish after a shutdown signal.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How long a client may take to send a request's headers before the connection is closed.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Everything a request needs, shared by all connections. Holds no per-request state.
 pub struct App {
     /// The store behind the gateway.
@@ -134,7 +137,13 @@ fn set_request_id(response: &mut Response<ResponseBody>, request_id: &str) {
 
 /// Serves `app` on `listener` until a shutdown signal, then drains connections.
 pub async fn serve(app: Arc<App>, listener: TcpListener) -> std::io::Result<()> {
-    let builder = auto::Builder::new(TokioExecutor::new());
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        // A client may shut down its sending side and still wait for the answer.
+        .half_close(true)
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown_signal());
 

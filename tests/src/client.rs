@@ -263,7 +263,7 @@ impl Client {
             &self.region,
             time,
             settings,
-            { SignableBody::UnsignedPayload },
+            SignableBody::UnsignedPayload,
         );
         request.uri().to_string()
     }
@@ -385,6 +385,13 @@ impl Req {
             .uri(self.url());
         for (name, value) in &self.headers {
             builder = builder.header(name, value);
+        }
+        let has_length = self
+            .headers
+            .iter()
+            .any(|(name, _)| name == "content-length");
+        if !has_length && (self.method == Method::PUT || self.method == Method::POST) {
+            builder = builder.header("content-length", self.body.len()); // also for empty bodies
         }
         let mut request = builder.body(self.body.clone()).expect("valid request");
         if let Signing::Anonymous = self.signing {

@@ -98,6 +98,7 @@ fn serve_command(addr: &str, data_dir: &Path, backend: BackendKind<'_>) -> Comma
     command.args(["--region", REGION]);
     command.env("SEALGATE_ACCESS_KEY_ID", ACCESS_KEY_ID);
     command.env("SEALGATE_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY);
+    command.env("NO_COLOR", "1");
     if std::env::var_os("RUST_LOG").is_none() {
         command.env("RUST_LOG", "info,sealgate=debug");
     }
