@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use kms_core::{EncryptionContext, Kms};
+use kms_core::{DataKey, EncryptionContext, Kms};
 
 /// The encryption-context entry AWS uses for S3 objects; ours too.
 const S3_ARN_CONTEXT: &str = "aws:s3:arn";
@@ -60,17 +60,60 @@ impl DataKeys {
         key: &str,
         wrapped: &[u8],
     ) -> Result<kms_core::aead::Key, kms_core::Error> {
-        let data_key = self
-            .kms
-            .decrypt(wrapped, &context(bucket, key))?
-            .into_data_key()?;
+        let data_key = self.unwrap_data_key(bucket, key, wrapped)?;
         kms_core::aead::Key::new(data_key.as_bytes())
+    }
+
+    /// Unwraps the data key stored with `bucket/key`, as bytes to derive part keys from.
+    pub fn unwrap_data_key(
+        &self,
+        bucket: &str,
+        key: &str,
+        wrapped: &[u8],
+    ) -> Result<DataKey, kms_core::Error> {
+        self.kms
+            .decrypt(wrapped, &context(bucket, key))?
+            .into_data_key()
     }
 
     /// Whether the key store answers, for `/health/ready`.
     pub fn ready(&self) -> Result<(), kms_core::Error> {
         self.kms.default_key().map(|_| ())
     }
+}
+
+/// What a part key is derived for; the part number follows (u32 big-endian). Do not change:
+/// every multipart part already written was sealed under a key derived with it.
+const PART_KEY_INFO: &[u8] = b"sealgate part key v1";
+
+/// The key that seals one attempt at one part of a multipart upload: HKDF-SHA256 of the upload's
+/// data key, salted with the attempt's random id and bound to the part number. Each attempt has
+/// its own key, so a retried part never reuses a nonce, and a part sealed for one upload, number
+/// or attempt does not open as another.
+pub fn part_key(
+    upload_key: &DataKey,
+    part_number: u32,
+    attempt: &[u8; 16],
+) -> Result<kms_core::aead::Key, kms_core::Error> {
+    let mut info = PART_KEY_INFO.to_vec();
+    info.extend_from_slice(&part_number.to_be_bytes());
+    let derived = upload_key.derive(attempt, &info)?;
+    kms_core::aead::Key::new(derived.as_bytes())
+}
+
+/// What a completion key is derived for. Do not change: every completed multipart object's part
+/// table and ETag record were sealed under a key derived with it.
+const COMPLETION_KEY_INFO: &[u8] = b"sealgate completion key v1";
+
+/// The key that seals the part table and ETag record of one completion of a multipart upload:
+/// HKDF-SHA256 of the upload's data key, salted with the completion's random id. Two completions
+/// of one upload (a retried or racing CompleteMultipartUpload) never seal under one nonce.
+pub fn completion_key(
+    upload_key: &DataKey,
+    completion: &[u8; 16],
+) -> Result<kms_core::aead::Key, kms_core::Error> {
+    let derived = upload_key.derive(completion, COMPLETION_KEY_INFO)?;
+    kms_core::aead::Key::new(derived.as_bytes())
 }
 
 /// The encryption context of `bucket/key`.

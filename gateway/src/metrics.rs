@@ -175,4 +175,8 @@ impl Backend for Counted {
     async fn ready(&self) -> Result<(), BackendError> {
         self.inner.ready().await
     }
+
+    fn records(&self) -> Arc<dyn Backend> {
+        Arc::new(Counted::new(self.inner.records(), self.metrics.clone()))
+    }
 }

@@ -39,6 +39,8 @@ const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct App {
     /// The store behind the gateway.
     pub backend: Arc<dyn Backend>,
+    /// The same store, naming Sealgate's own records: multipart uploads and their parts.
+    pub records: Arc<dyn Backend>,
     /// Data keys from kms-core.
     pub keys: DataKeys,
     /// Access keys and their secrets.

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use crate::auth::{Credential, SecretKey, StaticCredentials};
+use crate::backend::Backend;
 use crate::config::Config;
 use crate::keys::DataKeys;
 use crate::metrics::{Counted, Metrics};
@@ -73,6 +74,7 @@ pub async fn build(config: &Config) -> Result<Arc<App>, StartupError> {
     let backend = crate::backend::open(&config.backend).await?;
     let backend = Arc::new(Counted::new(backend, metrics.clone()));
     Ok(Arc::new(App {
+        records: backend.records(),
         backend,
         metrics,
         keys: DataKeys::new(kms),

@@ -44,6 +44,38 @@ impl DataKey {
     pub fn as_bytes(&self) -> &[u8; KEY_LEN] {
         &self.0
     }
+
+    /// A key derived from this one with HKDF-SHA256 (RFC 5869): `salt` makes each derivation
+    /// fresh, `info` says what the key is for. Deterministic: the same inputs give the same key.
+    ///
+    /// ```
+    /// let upload = kms_core::DataKey::from_bytes([7; 32]);
+    /// let part = upload.derive(&[1; 16], b"part 1")?;
+    /// assert_eq!(part, upload.derive(&[1; 16], b"part 1")?);
+    /// assert_ne!(part, upload.derive(&[2; 16], b"part 1")?);
+    /// # Ok::<(), kms_core::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Aead`] if AWS-LC refuses the derivation (it does not for a 32-byte output).
+    pub fn derive(&self, salt: &[u8], info: &[u8]) -> Result<DataKey, Error> {
+        use aws_lc_rs::hkdf::{HKDF_SHA256, Salt};
+        let prk = Salt::new(HKDF_SHA256, salt).extract(&self.0);
+        let info = [info];
+        let okm = prk.expand(&info, DerivedLen).map_err(|_| Error::Aead)?;
+        let mut key = DataKey([0; KEY_LEN]);
+        okm.fill(&mut key.0).map_err(|_| Error::Aead)?;
+        Ok(key)
+    }
+}
+
+/// The output length of [`DataKey::derive`]: one data key.
+struct DerivedLen;
+
+impl aws_lc_rs::hkdf::KeyType for DerivedLen {
+    fn len(&self) -> usize {
+        KEY_LEN
+    }
 }
 
 impl TryFrom<&[u8]> for DataKey {

@@ -10,6 +10,7 @@
 pub mod client;
 pub mod data;
 pub mod gateway;
+pub mod multipart;
 pub mod process;
 pub mod s3server;
 pub mod target;

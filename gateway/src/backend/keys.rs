@@ -95,6 +95,74 @@ pub fn is_valid_key(key: &str) -> bool {
     (1..=1024).contains(&key.len())
 }
 
+/// The first segment of every record's backend name. An encoded key never holds `#`, so no key
+/// maps under it.
+pub const RECORDS_DIR: &str = "#sealgate";
+
+/// Which names a view of a backend stores: clients' objects under their S3 keys, or Sealgate's
+/// own records (multipart uploads and their parts) under names of its choosing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Space {
+    /// S3 keys, mapped by [`encode`].
+    Objects,
+    /// Record names: `/`-separated segments of lowercase ASCII letters, digits, `-` and `_`,
+    /// stored under [`RECORDS_DIR`].
+    Records,
+}
+
+impl Space {
+    /// Whether `name` can be stored in this space.
+    pub fn is_valid(self, name: &str) -> bool {
+        match self {
+            Space::Objects => is_valid_key(name),
+            Space::Records => is_record_name(name),
+        }
+    }
+
+    /// The backend name of `name` (a key or a record name).
+    pub fn encode(self, name: &str) -> String {
+        match self {
+            Space::Objects => encode(name),
+            Space::Records => format!("{RECORDS_DIR}/{name}"),
+        }
+    }
+
+    /// The name whose backend name is `backend_name`; `None` if it belongs to no name of this
+    /// space.
+    pub fn decode(self, backend_name: &str) -> Option<String> {
+        match self {
+            Space::Objects => decode(backend_name),
+            Space::Records => backend_name
+                .strip_prefix(RECORDS_DIR)?
+                .strip_prefix('/')
+                .filter(|name| is_record_name(name))
+                .map(str::to_owned),
+        }
+    }
+
+    /// The deepest backend directory holding every name that starts with `prefix`; `None` for
+    /// the whole bucket.
+    pub fn encode_dir_prefix(self, prefix: &str) -> Option<String> {
+        match self {
+            Space::Objects => encode_dir_prefix(prefix),
+            Space::Records => Some(match prefix.rsplit_once('/') {
+                Some((dir, _)) => format!("{RECORDS_DIR}/{dir}"),
+                None => RECORDS_DIR.to_owned(),
+            }),
+        }
+    }
+}
+
+/// A record name: 1 to 255 bytes of `/`-separated, non-empty segments of `a-z`, `0-9`, `-`, `_`.
+fn is_record_name(name: &str) -> bool {
+    let segment_ok = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+    };
+    (1..=255).contains(&name.len()) && name.split('/').all(segment_ok)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,6 +199,28 @@ mod tests {
             assert_eq!(decode(name).as_deref(), Some(key));
             object_store::path::Path::parse(name).unwrap();
         }
+    }
+
+    #[test]
+    fn records_never_meet_keys() {
+        let name = Space::Records.encode("uploads/0a1b");
+        assert_eq!(name, "#sealgate/uploads/0a1b");
+        assert_eq!(
+            Space::Records.decode(&name).as_deref(),
+            Some("uploads/0a1b")
+        );
+        assert_eq!(Space::Objects.decode(&name), None);
+        assert_eq!(
+            Space::Records.decode(&encode("#sealgate/uploads/0a1b")),
+            None
+        );
+        for bad in ["", "Up", "a//b", "a/", "../x", "a b"] {
+            assert!(!Space::Records.is_valid(bad), "{bad:?}");
+        }
+        assert_eq!(
+            Space::Records.encode_dir_prefix("parts/0a1b/").as_deref(),
+            Some("#sealgate/parts/0a1b")
+        );
     }
 
     #[test]

@@ -26,6 +26,7 @@ use std::sync::Arc;
 
 use crate::body::ByteStream;
 pub use error::BackendError;
+pub use keys::Space;
 
 /// Metadata stored with an object: names like `sealgate-key`, ASCII values (base64 or decimal).
 pub type StoredMeta = BTreeMap<String, String>;
@@ -111,6 +112,12 @@ pub trait Backend: Send + Sync + 'static {
 
     /// `Ok` if the backend answers (for `/health/ready`).
     async fn ready(&self) -> Result<(), BackendError>;
+
+    /// The same backend and buckets, naming Sealgate's own records (multipart uploads and their
+    /// parts) instead of clients' objects. No key maps to a record's backend name, so listings of
+    /// one space never show the other. Bucket calls are the same in both views: `delete_bucket`
+    /// refuses a bucket that holds objects and removes the records left in it.
+    fn records(&self) -> Arc<dyn Backend>;
 }
 
 /// Which backend to open, and how to reach it.
@@ -204,16 +211,19 @@ pub(crate) fn check_bucket(bucket: &str) -> Result<(), BackendError> {
     })
 }
 
-/// Refuses keys that are not S3 keys.
-pub(crate) fn check_key(bucket: &str, key: &str) -> Result<(), BackendError> {
-    if keys::is_valid_key(key) {
+/// Refuses names that `space` cannot hold: keys that are not S3 keys, malformed record names.
+pub(crate) fn check_key(space: Space, bucket: &str, key: &str) -> Result<(), BackendError> {
+    if space.is_valid(key) {
         return Ok(());
     }
     let (bucket, key) = (bucket.to_string(), key.to_string());
     Err(BackendError::InvalidName {
         bucket,
         key,
-        reason: "a key has 1 to 1024 bytes",
+        reason: match space {
+            Space::Objects => "a key has 1 to 1024 bytes",
+            Space::Records => "not a record name",
+        },
     })
 }
 

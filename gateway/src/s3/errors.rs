@@ -99,6 +99,7 @@ s3_error_codes! {
     InvalidPart, "InvalidPart", 400,
         "One or more of the specified parts could not be found. The part may not have been \
          uploaded, or the specified entity tag may not match the part's entity tag.";
+    InvalidPartNumber, "InvalidPartNumber", 416, "The requested partnumber is not satisfiable";
     InvalidPartOrder, "InvalidPartOrder", 400,
         "The list of parts was not in ascending order. The parts list must be specified in order \
          by part number.";

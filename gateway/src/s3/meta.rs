@@ -20,6 +20,11 @@ pub const SIZE: &str = "sealgate-size";
 pub const HEADERS: &str = "sealgate-headers";
 /// Metadata name of the sealed ETag record, when known before the upload (base64). Do not change.
 pub const ETAG: &str = "sealgate-etag";
+/// Metadata name of a multipart object's upload: `<upload id>/<completion id>` (hex). Its
+/// presence says the body is a sealed part table. Do not change.
+pub const UPLOAD: &str = "sealgate-upload";
+/// Metadata name of a multipart object's part count (decimal). Do not change.
+pub const PARTS: &str = "sealgate-parts";
 
 /// The only format version this build writes; it reads every version listed in format.md.
 pub const FORMAT_VERSION: &str = "1";
@@ -33,12 +38,26 @@ pub struct ObjectMeta {
     pub size: u64,
     /// The client headers, sealed (see [`seal::seal_record`]).
     pub sealed_headers: Vec<u8>,
-    /// The plaintext MD5, sealed, when it was known before the body was written.
+    /// The plaintext MD5, sealed, when it was known before the body was written; for a multipart
+    /// object, the MD5 of its parts' MD5s, sealed under the completion key.
     pub sealed_etag: Option<Vec<u8>>,
+    /// Set for an object completed from a multipart upload, whose body is its part table.
+    pub multipart: Option<Multipart>,
+}
+
+/// What the metadata of a multipart object says of its upload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Multipart {
+    /// The upload the parts were sent to; their records are named after it.
+    pub upload_id: String,
+    /// Salt of the completion key, which seals the part table and the ETag record.
+    pub completion: [u8; 16],
+    /// How many parts the object has.
+    pub parts: u32,
 }
 
 /// Metadata that Sealgate did not write or cannot read.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, Copy, thiserror::Error)]
 #[error("object metadata unusable: {reason}")]
 pub struct MetaError {
     /// What is wrong, for the log only.
@@ -55,6 +74,15 @@ impl ObjectMeta {
         stored.insert(HEADERS.to_owned(), BASE64.encode(&self.sealed_headers));
         if let Some(etag) = &self.sealed_etag {
             stored.insert(ETAG.to_owned(), BASE64.encode(etag));
+        }
+        if let Some(multipart) = &self.multipart {
+            let upload = format!(
+                "{}/{}",
+                multipart.upload_id,
+                hex::encode(multipart.completion)
+            );
+            stored.insert(UPLOAD.to_owned(), upload);
+            stored.insert(PARTS.to_owned(), multipart.parts.to_string());
         }
         stored
     }
@@ -82,13 +110,38 @@ impl ObjectMeta {
             size,
             sealed_headers: decode(required(stored, HEADERS)?)?,
             sealed_etag: stored.get(ETAG).map(|etag| decode(etag)).transpose()?,
+            multipart: multipart(stored)?,
         })
     }
 
     /// Whether a stored body of `stored_len` bytes is what this metadata describes.
     pub fn matches_body(&self, stored_len: u64) -> bool {
-        seal::plaintext_len(stored_len) == Some(self.size)
+        match &self.multipart {
+            Some(m) => stored_len == crate::s3::parts::PartTable::sealed_len(m.parts),
+            None => seal::plaintext_len(stored_len) == Some(self.size),
+        }
     }
+}
+
+fn multipart(stored: &StoredMeta) -> Result<Option<Multipart>, MetaError> {
+    let Some(upload) = stored.get(UPLOAD) else {
+        return Ok(None);
+    };
+    let bad = MetaError {
+        reason: "multipart entries are malformed",
+    };
+    let (upload_id, completion_hex) = upload.split_once('/').ok_or(bad)?;
+    let mut completion = [0u8; 16];
+    hex::decode_to_slice(completion_hex, &mut completion).map_err(|_| bad)?;
+    let parts = required(stored, PARTS)?.parse().map_err(|_| bad)?;
+    if !crate::s3::parts::is_upload_id(upload_id) || parts == 0 {
+        return Err(bad);
+    }
+    Ok(Some(Multipart {
+        upload_id: upload_id.to_owned(),
+        completion,
+        parts,
+    }))
 }
 
 fn required<'a>(stored: &'a StoredMeta, name: &'static str) -> Result<&'a str, MetaError> {
@@ -113,6 +166,7 @@ mod tests {
             size: 70000,
             sealed_headers: vec![4, 5],
             sealed_etag: Some(vec![6; 32]),
+            multipart: None,
         }
     }
 
@@ -120,6 +174,23 @@ mod tests {
     fn round_trips_through_stored_metadata() {
         let meta = sample();
         assert_eq!(ObjectMeta::from_stored(&meta.to_stored()).unwrap(), meta);
+    }
+
+    #[test]
+    fn multipart_entries_round_trip() {
+        let meta = ObjectMeta {
+            multipart: Some(Multipart {
+                upload_id: "0123456789abcdef0123456789abcdef".to_owned(),
+                completion: [9; 16],
+                parts: 3,
+            }),
+            ..sample()
+        };
+        assert_eq!(ObjectMeta::from_stored(&meta.to_stored()).unwrap(), meta);
+        assert!(meta.matches_body(3 * 28 + 16));
+        let mut stored = meta.to_stored();
+        stored.insert(UPLOAD.to_owned(), "../x/00".to_owned());
+        assert!(ObjectMeta::from_stored(&stored).is_err());
     }
 
     #[test]

@@ -17,6 +17,8 @@ pub mod xml;
 mod bucket;
 mod dispatch;
 mod list;
+mod multipart;
 mod object;
+pub mod parts;
 
 pub use dispatch::{Call, handle, read_small_body};

@@ -15,9 +15,11 @@ use hyper::body::{Frame, Incoming};
 use md5::Digest;
 
 use super::Call;
-use super::errors::S3Error;
+use super::errors::{S3Error, S3ErrorCode};
 use super::headers::{self, Conditions, Precondition, RangeOutcome, StoredHeaders};
 use super::meta::ObjectMeta;
+use super::multipart;
+use super::parts::PartTable;
 use super::xml::{DeleteError, DeleteResult, Deleted, ObjectIdentifier};
 use crate::backend::StoredObject;
 use crate::body::ByteStream;
@@ -32,6 +34,8 @@ pub const MAX_PUT_SIZE: u64 = 5 * 1024 * 1024 * 1024;
 const INLINE_ETAG_LIMIT: u64 = 1024 * 1024;
 /// The server-side-encryption header S3 returns for objects under the default master key.
 const SSE_HEADER: &str = "x-amz-server-side-encryption";
+/// The header that gives a multipart object's part count on a `partNumber` request.
+const PARTS_COUNT_HEADER: &str = "x-amz-mp-parts-count";
 
 /// An object's metadata opened: what GET and HEAD answer from.
 pub struct Opened {
@@ -39,8 +43,10 @@ pub struct Opened {
     pub stored: StoredObject,
     /// The object's metadata.
     pub meta: ObjectMeta,
-    /// The object's data key.
+    /// The object's data key, ready to open records and segments.
     pub key: Arc<kms_core::aead::Key>,
+    /// The same data key as bytes: a multipart object's part keys are derived from it.
+    pub data_key: Arc<kms_core::DataKey>,
     /// The client headers kept with the object.
     pub headers: StoredHeaders,
     /// The quoted ETag.
@@ -71,10 +77,7 @@ pub async fn put(
 
     let object_key = call.app.keys.generate(bucket, key)?;
     let key_arc = Arc::new(object_key.key);
-    let headers_json = serde_json::to_vec(&headers).map_err(|e| Error::Internal {
-        reason: e.to_string(),
-    })?;
-    let sealed_headers = seal::seal_headers(&key_arc, &headers_json)?;
+    let sealed_headers = seal::seal_headers(&key_arc, &headers_json(&headers)?)?;
 
     let (input, inline_md5) = if size <= INLINE_ETAG_LIMIT {
         let plaintext = collect(body.stream, size).await?;
@@ -91,9 +94,11 @@ pub async fn put(
             .map(|md5| seal::seal_etag(&key_arc, &md5))
             .transpose()?
             .map(Vec::from),
+        multipart: None,
     };
 
     let sealed = seal::seal_stream(key_arc.clone(), 0, size, inline_md5.is_none(), input);
+    let previous = multipart::previous_upload(call, bucket, key).await;
     call.app
         .backend
         .put(
@@ -104,6 +109,7 @@ pub async fn put(
             sealed.stream,
         )
         .await?;
+    multipart::discard_previous(call, bucket, key, previous, None).await;
     let md5 = match inline_md5 {
         Some(md5) => md5,
         None => sealed
@@ -115,7 +121,7 @@ pub async fn put(
 
     let mut response = empty(StatusCode::OK);
     set(&mut response, header::ETAG, &quoted(&md5));
-    set(&mut response, SSE_HEADER, "AES256");
+    set_sse(&mut response);
     Ok(response)
 }
 
@@ -134,14 +140,61 @@ pub async fn get(
         Precondition::PreconditionFailed => return Err(Error::PreconditionFailed),
     }
     let range = requested_range(&call.parts.headers, opened.meta.size)?;
+    let part_number = call.route.part_number()?;
+    if part_number.is_some() && range.is_some() {
+        let msg = "Cannot specify both Range header and partNumber query parameter";
+        return Err(S3Error::with_message(S3ErrorCode::InvalidRequest, msg).into());
+    }
+    // A multipart object's part table is read when its parts are (a body, or partNumber).
+    let table = match &opened.meta.multipart {
+        Some(_) if (with_body && opened.meta.size > 0) || part_number.is_some() => {
+            Some(multipart::read_table(call, bucket, key, &opened).await?)
+        }
+        _ => None,
+    };
+    let range = match part_number {
+        Some(n) => Some(part_range(&opened, table.as_ref(), usize::from(n))?),
+        None => range,
+    };
 
     let mut response = object_response(call, &opened, range.clone())?;
+    if let Some(multipart) = opened
+        .meta
+        .multipart
+        .as_ref()
+        .filter(|_| part_number.is_some())
+    {
+        set(
+            &mut response,
+            PARTS_COUNT_HEADER,
+            &multipart.parts.to_string(),
+        );
+    }
     if with_body && opened.meta.size > 0 {
         let wanted = range.unwrap_or(0..opened.meta.size);
-        let body = read_plaintext(call, bucket, key, &opened, wanted).await?;
+        let body = match &table {
+            Some(table) => {
+                multipart::read_plaintext(call, bucket, key, &opened, table, wanted).await?
+            }
+            None => read_plaintext(call, bucket, key, &opened, wanted).await?,
+        };
         *response.body_mut() = streaming(body, bucket, key);
     }
     Ok(response)
+}
+
+/// The plaintext bytes that part `number` (its 1-based position) of the object holds. A single
+/// PUT is one part.
+fn part_range(
+    opened: &Opened,
+    table: Option<&PartTable>,
+    number: usize,
+) -> Result<Range<u64>, Error> {
+    let range = match table {
+        Some(table) => table.part_range(number),
+        None => (number == 1).then_some(0..opened.meta.size),
+    };
+    range.ok_or_else(|| S3Error::new(S3ErrorCode::InvalidPartNumber).into())
 }
 
 /// Reads the object's metadata and opens what is sealed in it.
@@ -155,28 +208,56 @@ pub async fn open(call: &Call<'_>, bucket: &str, key: &str) -> Result<Opened, Er
             "stored length does not match the metadata",
         ));
     }
-    let data_key = call
+    let raw_key = call
         .app
         .keys
-        .unwrap(bucket, key, &meta.wrapped_key)
+        .unwrap_data_key(bucket, key, &meta.wrapped_key)
         .map_err(|e| Error::from_unwrap(bucket, key, e))?;
-    let data_key = Arc::new(data_key);
-    let headers_json = seal::open_headers(&data_key, &meta.sealed_headers)
-        .map_err(|e| Error::corrupt(bucket, key, e))?;
-    let headers: StoredHeaders =
-        serde_json::from_slice(&headers_json).map_err(|e| Error::corrupt(bucket, key, e))?;
-    let md5 = match &meta.sealed_etag {
-        Some(sealed) => {
-            seal::open_etag(&data_key, sealed).map_err(|e| Error::corrupt(bucket, key, e))?
+    let data_key = Arc::new(kms_core::aead::Key::new(raw_key.as_bytes())?);
+    let headers = open_headers(bucket, key, &raw_key, &meta.sealed_headers)?;
+    let etag = match (&meta.multipart, &meta.sealed_etag) {
+        (Some(multipart), Some(sealed)) => {
+            let completion_key = crate::keys::completion_key(&raw_key, &multipart.completion)?;
+            let md5 = seal::open_etag(&completion_key, sealed)
+                .map_err(|e| Error::corrupt(bucket, key, e))?;
+            format!("\"{}-{}\"", hex::encode(md5), multipart.parts)
         }
-        None => read_trailer_md5(call, bucket, key, &stored, &meta, &data_key).await?,
+        (Some(_), None) => {
+            return Err(Error::corrupt(bucket, key, "multipart object without ETag"));
+        }
+        (None, Some(sealed)) => {
+            quoted(&seal::open_etag(&data_key, sealed).map_err(|e| Error::corrupt(bucket, key, e))?)
+        }
+        (None, None) => {
+            quoted(&read_trailer_md5(call, bucket, key, &stored, &meta, &data_key).await?)
+        }
     };
     Ok(Opened {
         stored,
         meta,
         key: data_key,
+        data_key: Arc::new(raw_key),
         headers,
-        etag: quoted(&md5),
+        etag,
+    })
+}
+
+/// Opens client headers sealed under `data_key`.
+pub(super) fn open_headers(
+    bucket: &str,
+    key: &str,
+    data_key: &kms_core::DataKey,
+    sealed: &[u8],
+) -> Result<StoredHeaders, Error> {
+    let aead_key = kms_core::aead::Key::new(data_key.as_bytes())?;
+    let json = seal::open_headers(&aead_key, sealed).map_err(|e| Error::corrupt(bucket, key, e))?;
+    serde_json::from_slice(&json).map_err(|e| Error::corrupt(bucket, key, e))
+}
+
+/// The client headers as the JSON that the headers record seals.
+pub(super) fn headers_json(headers: &StoredHeaders) -> Result<Vec<u8>, Error> {
+    serde_json::to_vec(headers).map_err(|e| Error::Internal {
+        reason: e.to_string(),
     })
 }
 
@@ -265,7 +346,7 @@ fn object_response(
         &headers::http_date(opened.last_modified()),
     );
     set(&mut response, header::ACCEPT_RANGES, "bytes");
-    set(&mut response, SSE_HEADER, "AES256");
+    set_sse(&mut response);
     let mut stored = opened.headers.clone();
     stored.apply_overrides(&call.route.query);
     stored.apply(response.headers_mut());
@@ -302,12 +383,20 @@ pub async fn delete(
     key: &str,
 ) -> Result<Response<ResponseBody>, Error> {
     call.app.backend.head_bucket(bucket).await?;
-    call.app.backend.delete(bucket, key).await?;
+    delete_one(call, bucket, key).await?;
     Ok(empty(StatusCode::NO_CONTENT))
 }
 
+/// Deletes one object, and the parts it is made of if it is a multipart object.
+async fn delete_one(call: &Call<'_>, bucket: &str, key: &str) -> Result<(), Error> {
+    let previous = multipart::previous_upload(call, bucket, key).await;
+    call.app.backend.delete(bucket, key).await?;
+    multipart::discard_previous(call, bucket, key, previous, None).await;
+    Ok(())
+}
+
 /// Refuses encryption requests this build cannot honour, rather than storing differently.
-fn check_sse_request(headers: &http::HeaderMap) -> Result<(), Error> {
+pub(super) fn check_sse_request(headers: &http::HeaderMap) -> Result<(), Error> {
     match headers.get(SSE_HEADER).map(HeaderValue::as_bytes) {
         None | Some(b"AES256") => Ok(()),
         Some(b"aws:kms") | Some(b"aws:kms:dsse") => Err(Error::NotImplemented {
@@ -341,7 +430,8 @@ pub async fn collect(mut stream: ByteStream, len: u64) -> Result<Bytes, Error> {
     Ok(buffer.freeze())
 }
 
-fn single(bytes: Bytes) -> ByteStream {
+/// A stream of one chunk.
+pub(super) fn single(bytes: Bytes) -> ByteStream {
     futures::stream::once(async move { Ok(bytes) }).boxed()
 }
 
@@ -362,7 +452,17 @@ pub fn quoted(md5: &[u8; 16]) -> String {
     format!("\"{}\"", hex::encode(md5))
 }
 
-fn set(response: &mut Response<ResponseBody>, name: impl header::IntoHeaderName, value: &str) {
+/// Says the object is encrypted, as S3 says of SSE-S3 objects.
+pub(super) fn set_sse(response: &mut Response<ResponseBody>) {
+    set(response, SSE_HEADER, "AES256");
+}
+
+/// Sets a response header; a value that is no valid header value is left out.
+pub(super) fn set(
+    response: &mut Response<ResponseBody>,
+    name: impl header::IntoHeaderName,
+    value: &str,
+) {
     if let Ok(value) = HeaderValue::from_str(value) {
         response.headers_mut().insert(name, value);
     }
@@ -387,12 +487,9 @@ pub async fn delete_many(
         futures::stream::iter(request.objects)
             .map(|object| async move {
                 let result = match super::names::check_key(&object.key) {
-                    Ok(()) => call
-                        .app
-                        .backend
-                        .delete(bucket, &object.key)
+                    Ok(()) => delete_one(call, bucket, &object.key)
                         .await
-                        .map_err(|e| Error::from(e).to_s3()),
+                        .map_err(|e| e.to_s3()),
                     Err(error) => Err(error),
                 };
                 (object, result)

@@ -58,6 +58,8 @@ pub enum Kind {
     Etag = 0x03,
     /// The sealed client headers (JSON) kept in backend metadata.
     Headers = 0x04,
+    /// The part table of a multipart object: the body of the object under its key.
+    PartTable = 0x05,
 }
 
 /// The 12-byte nonce of one record: part number (u32 BE), segment index (7 bytes BE), kind.
@@ -66,8 +68,8 @@ pub enum Kind {
 /// segment of a u64-long part is below 2^49, so dropping its top byte loses nothing.
 ///
 /// A nonce must never repeat under one data key: a key seals at most one part per part number
-/// (a retried multipart part needs its own key), at most one ETag record and at most one headers
-/// record.
+/// (a retried multipart part needs its own key), at most one ETag record, at most one headers
+/// record and at most one part table.
 pub fn nonce(part: u32, index: u64, kind: Kind) -> [u8; 12] {
     let [p0, p1, p2, p3] = part.to_be_bytes();
     let [_, i1, i2, i3, i4, i5, i6, i7] = index.to_be_bytes();

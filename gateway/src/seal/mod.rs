@@ -29,7 +29,8 @@ pub use format::{TRAILER_LEN, plaintext_len, sealed_len, segment_count};
 pub use opener::open_stream;
 pub use plan::{Plan, plan};
 pub use records::{
-    Trailer, open_etag, open_headers, open_trailer, seal_etag, seal_headers, seal_trailer,
+    Trailer, open_etag, open_headers, open_part_table, open_trailer, seal_etag, seal_headers,
+    seal_part_table, seal_trailer,
 };
 pub use sealer::{Sealed, seal_stream};
 

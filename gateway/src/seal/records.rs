@@ -92,18 +92,38 @@ pub fn open_etag(key: &Key, record: &[u8]) -> Result<[u8; 16], SealError> {
 /// Seals the client headers (any bytes; Sealgate stores JSON) into the headers record for backend
 /// metadata: the plaintext followed by its tag.
 pub fn seal_headers(key: &Key, headers: &[u8]) -> Result<Vec<u8>, SealError> {
-    let mut record = Vec::with_capacity(headers.len() + TAG_LEN as usize);
-    record.extend_from_slice(headers);
-    record.extend_from_slice(&[0; TAG_LEN as usize]);
-    let nonce = nonce(0, 0, Kind::Headers);
-    seal_record(key, &nonce, &mut record).map_err(|_| SealError::Seal { segment: 0 })?;
-    Ok(record)
+    seal_bytes(key, Kind::Headers, headers)
 }
 
 /// Opens a sealed headers record and returns the bytes it holds.
 pub fn open_headers(key: &Key, record: &[u8]) -> Result<Vec<u8>, SealError> {
+    open_bytes(key, Kind::Headers, record)
+}
+
+/// Seals the part table of a multipart object (its encoding is `crate::s3::parts`'s): the
+/// plaintext followed by its tag, sealed with the nonce (0, 0, part table).
+pub fn seal_part_table(key: &Key, table: &[u8]) -> Result<Vec<u8>, SealError> {
+    seal_bytes(key, Kind::PartTable, table)
+}
+
+/// Opens a sealed part table and returns the bytes it holds.
+pub fn open_part_table(key: &Key, record: &[u8]) -> Result<Vec<u8>, SealError> {
+    open_bytes(key, Kind::PartTable, record)
+}
+
+/// A record of any length at index 0 of part 0: `bytes`, then the tag.
+fn seal_bytes(key: &Key, kind: Kind, bytes: &[u8]) -> Result<Vec<u8>, SealError> {
+    let mut record = Vec::with_capacity(bytes.len() + TAG_LEN as usize);
+    record.extend_from_slice(bytes);
+    record.extend_from_slice(&[0; TAG_LEN as usize]);
+    let nonce = nonce(0, 0, kind);
+    seal_record(key, &nonce, &mut record).map_err(|_| SealError::Seal { segment: 0 })?;
+    Ok(record)
+}
+
+fn open_bytes(key: &Key, kind: Kind, record: &[u8]) -> Result<Vec<u8>, SealError> {
     let mut buf = record.to_vec();
-    let nonce = nonce(0, 0, Kind::Headers);
+    let nonce = nonce(0, 0, kind);
     let len = key
         .open_in_place(&nonce, AAD, &mut buf)
         .map_err(|_| corrupt_at(0))?;

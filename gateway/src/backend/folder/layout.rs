@@ -15,7 +15,7 @@
 
 use object_store::path::Path;
 
-use crate::backend::keys;
+use crate::backend::keys::Space;
 
 /// Longest chunk of an encoded segment in one file or directory name, in bytes.
 pub(super) const MAX_CHUNK: usize = 200;
@@ -29,9 +29,9 @@ pub(super) const CONTINUED_SUFFIX: &str = "#+";
 /// The file in each bucket directory recording its creation time.
 pub(super) const BUCKET_MARKER: &str = "#bucket";
 
-/// The object file of `key`, relative to the bucket directory.
-pub(super) fn object_parts(key: &str) -> Vec<String> {
-    let encoded = keys::encode(key);
+/// The object file of `key` (a name of `space`), relative to the bucket directory.
+pub(super) fn object_parts(space: Space, key: &str) -> Vec<String> {
+    let encoded = space.encode(key);
     let mut parts = dir_parts(&encoded);
     if let Some(last) = parts.last_mut() {
         last.push_str(OBJECT_SUFFIX);
@@ -73,8 +73,9 @@ fn chunks(segment: &str) -> Vec<&str> {
     out
 }
 
-/// The key whose object file is at `parts` (relative to the bucket); `None` for internal files.
-pub(super) fn key_of<'a>(parts: impl Iterator<Item = &'a str>) -> Option<String> {
+/// The name of `space` whose object file is at `parts` (relative to the bucket); `None` for
+/// internal files and names of the other space.
+pub(super) fn key_of<'a>(space: Space, parts: impl Iterator<Item = &'a str>) -> Option<String> {
     let parts: Vec<&str> = parts.collect();
     let (file, dirs) = parts.split_last()?;
     let mut encoded = String::new();
@@ -88,8 +89,8 @@ pub(super) fn key_of<'a>(parts: impl Iterator<Item = &'a str>) -> Option<String>
         }
     }
     encoded.push_str(file.strip_suffix(OBJECT_SUFFIX)?);
-    let key = keys::decode(&encoded)?;
-    (object_parts(&key) == parts).then_some(key)
+    let key = space.decode(&encoded)?;
+    (object_parts(space, &key) == parts).then_some(key)
 }
 
 /// Joins a bucket and relative parts into an object_store path.
@@ -111,36 +112,51 @@ mod tests {
     #[test]
     fn ordinary_keys_look_familiar() {
         assert_eq!(
-            object_parts("photos/2024/cat.jpg"),
+            object_parts(Space::Objects, "photos/2024/cat.jpg"),
             ["photos", "2024", "cat.jpg#o"]
         );
-        assert_eq!(object_parts("dir/"), ["dir", "%#o"]);
+        assert_eq!(object_parts(Space::Objects, "dir/"), ["dir", "%#o"]);
     }
 
     #[test]
     fn long_segments_are_cut() {
         let key = format!("{}/x", "é".repeat(300));
-        let parts = object_parts(&key);
+        let parts = object_parts(Space::Objects, &key);
         assert!(parts.iter().all(|p| p.len() <= MAX_CHUNK + 2));
         assert_eq!(parts.len(), 4);
-        assert_eq!(key_of(parts.iter().map(String::as_str)), Some(key));
+        assert_eq!(
+            key_of(Space::Objects, parts.iter().map(String::as_str)),
+            Some(key)
+        );
     }
 
     #[test]
     fn internal_files_are_not_keys() {
         for name in [BUCKET_MARKER, "a#o#1", "a", "a#+", "%41#o"] {
-            assert_eq!(key_of([name].into_iter()), None, "{name}");
+            assert_eq!(key_of(Space::Objects, [name].into_iter()), None, "{name}");
         }
+    }
+
+    #[test]
+    fn records_live_apart_from_keys() {
+        let parts = object_parts(Space::Records, "parts/0a1b/00001-ff");
+        assert_eq!(parts, ["#sealgate", "parts", "0a1b", "00001-ff#o"]);
+        let names = || parts.iter().map(String::as_str);
+        assert_eq!(key_of(Space::Objects, names()), None);
+        assert_eq!(
+            key_of(Space::Records, names()).as_deref(),
+            Some("parts/0a1b/00001-ff")
+        );
     }
 
     proptest! {
         #[test]
         fn parts_round_trip(key in "(([a-z./%#]{0,3}|[\\PC]{0,2})/?){1,8}|[a.]{190,420}") {
             prop_assume!(crate::backend::keys::is_valid_key(&key));
-            let parts = object_parts(&key);
+            let parts = object_parts(Space::Objects, &key);
             prop_assert!(parts.iter().all(|p| !p.is_empty() && p.len() <= 255));
             prop_assert!(parts.iter().all(|p| p != "." && p != ".."));
-            prop_assert_eq!(key_of(parts.iter().map(String::as_str)), Some(key.clone()));
+            prop_assert_eq!(key_of(Space::Objects, parts.iter().map(String::as_str)), Some(key.clone()));
             prop_assert_eq!(path("b", &parts).parts().count(), parts.len() + 1);
         }
     }

@@ -14,6 +14,7 @@ mod layout;
 
 use std::ops::Range;
 use std::path::{Path as FsPath, PathBuf};
+use std::sync::Arc;
 
 use futures::{StreamExt, TryStreamExt};
 use object_store::local::LocalFileSystem;
@@ -22,7 +23,7 @@ use object_store::{GetOptions, GetResultPayload, ObjectMeta, ObjectStore, Object
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use super::write::{self, Target};
-use super::{Backend, BackendError, BucketInfo, ListStream, StoredMeta, StoredObject};
+use super::{Backend, BackendError, BucketInfo, ListStream, Space, StoredMeta, StoredObject};
 use crate::body::ByteStream;
 
 /// Size of the parts a body is written in; with [`write::MAX_PARTS_IN_FLIGHT`] this bounds the
@@ -39,7 +40,9 @@ const READ_ATTEMPTS: usize = 3;
 #[derive(Debug)]
 pub struct FolderBackend {
     root: PathBuf,
-    store: LocalFileSystem,
+    store: Arc<LocalFileSystem>,
+    /// Which names this view stores.
+    space: Space,
 }
 
 impl FolderBackend {
@@ -54,7 +57,8 @@ impl FolderBackend {
             .with_automatic_cleanup(true);
         Ok(Self {
             root: root.to_path_buf(),
-            store,
+            store: Arc::new(store),
+            space: Space::Objects,
         })
     }
 
@@ -98,10 +102,10 @@ impl FolderBackend {
         }
     }
 
-    fn object_path(bucket: &str, key: &str) -> Result<Path, BackendError> {
+    fn object_path(&self, bucket: &str, key: &str) -> Result<Path, BackendError> {
         super::check_bucket(bucket)?;
-        super::check_key(bucket, key)?;
-        Ok(layout::path(bucket, &layout::object_parts(key)))
+        super::check_key(self.space, bucket, key)?;
+        Ok(layout::path(bucket, &layout::object_parts(self.space, key)))
     }
 
     async fn read_header(
@@ -109,7 +113,7 @@ impl FolderBackend {
         bucket: &str,
         key: &str,
     ) -> Result<(StoredObject, StoredMeta), BackendError> {
-        let path = Self::object_path(bucket, key)?;
+        let path = self.object_path(bucket, key)?;
         let opts = GetOptions {
             range: Some((0..header::HEADER_LEN).into()),
             ..Default::default()
@@ -136,7 +140,7 @@ impl FolderBackend {
         object: &StoredObject,
         range: Range<u64>,
     ) -> Result<Option<ByteStream>, BackendError> {
-        let path = Self::object_path(bucket, key)?;
+        let path = self.object_path(bucket, key)?;
         let start = header::HEADER_LEN + range.start;
         let end = header::HEADER_LEN + range.end;
         let opts = GetOptions {
@@ -151,14 +155,20 @@ impl FolderBackend {
         }
     }
 
-    /// All objects under the directory `dir` of `bucket`, unsorted.
-    async fn scan(&self, bucket: &str, dir: &Path) -> Result<Vec<StoredObject>, BackendError> {
+    /// All objects of `space` under the directory `dir` of `bucket`, unsorted.
+    async fn scan(
+        &self,
+        space: Space,
+        bucket: &str,
+        dir: &Path,
+    ) -> Result<Vec<StoredObject>, BackendError> {
         let mut entries = self.store.list(Some(dir));
         let mut out = Vec::new();
         while let Some(entry) = entries.next().await {
             let meta = entry.map_err(|e| BackendError::unavailable(bucket, "", e))?;
             let parts: Vec<_> = meta.location.parts().collect();
-            let Some(key) = layout::key_of(parts.iter().skip(1).map(|p| p.as_ref())) else {
+            let names = parts.iter().skip(1).map(|p| p.as_ref());
+            let Some(key) = layout::key_of(space, names) else {
                 continue;
             };
             out.extend(stored_object(key, &meta));
@@ -231,12 +241,16 @@ impl Backend for FolderBackend {
 
     async fn delete_bucket(&self, bucket: &str) -> Result<(), BackendError> {
         self.require_bucket(bucket).await?;
-        if !self.scan(bucket, &Path::from(bucket)).await?.is_empty() {
+        let objects = self
+            .scan(Space::Objects, bucket, &Path::from(bucket))
+            .await?;
+        if !objects.is_empty() {
             return Err(BackendError::BucketNotEmpty {
                 bucket: bucket.to_string(),
             });
         }
-        // What remains is the marker, empty directories and staged uploads that never finished.
+        // What remains is the marker, empty directories, staged writes that never finished and
+        // records (uploads in progress, parts no object refers to).
         let removed = tokio::fs::remove_dir_all(self.bucket_dir(bucket)).await;
         removed.map_err(|e| BackendError::unavailable(bucket, "", e))
     }
@@ -249,7 +263,7 @@ impl Backend for FolderBackend {
         size: u64,
         body: ByteStream,
     ) -> Result<StoredObject, BackendError> {
-        let path = Self::object_path(bucket, key)?;
+        let path = self.object_path(bucket, key)?;
         super::check_meta(bucket, key, meta)?;
         let header = header::encode(meta).ok_or_else(|| BackendError::InvalidMetadata {
             bucket: bucket.to_string(),
@@ -307,7 +321,7 @@ impl Backend for FolderBackend {
     }
 
     async fn delete(&self, bucket: &str, key: &str) -> Result<(), BackendError> {
-        let path = Self::object_path(bucket, key)?;
+        let path = self.object_path(bucket, key)?;
         match self.store.delete(&path).await {
             Ok(()) => Ok(()),
             Err(object_store::Error::NotFound { .. }) => self.require_bucket(bucket).await,
@@ -322,11 +336,15 @@ impl Backend for FolderBackend {
         start_after: Option<&str>,
     ) -> Result<ListStream, BackendError> {
         self.require_bucket(bucket).await?;
-        let dir = match super::keys::encode_dir_prefix(prefix) {
+        let dir = match self.space.encode_dir_prefix(prefix) {
             Some(encoded) => layout::path(bucket, &layout::dir_parts(&encoded)),
             None => Path::from(bucket),
         };
-        let objects = super::s3_order(self.scan(bucket, &dir).await?, prefix, start_after);
+        let objects = super::s3_order(
+            self.scan(self.space, bucket, &dir).await?,
+            prefix,
+            start_after,
+        );
         Ok(futures::stream::iter(objects.into_iter().map(Ok)).boxed())
     }
 
@@ -336,6 +354,14 @@ impl Backend for FolderBackend {
             Ok(_) => Err(root_error("the backend root is not a directory")),
             Err(e) => Err(root_error(e)),
         }
+    }
+
+    fn records(&self) -> Arc<dyn Backend> {
+        Arc::new(FolderBackend {
+            root: self.root.clone(),
+            store: Arc::clone(&self.store),
+            space: Space::Records,
+        })
     }
 }
 

@@ -24,7 +24,7 @@ use object_store::{
 
 use super::write::{self, Target};
 use super::{Backend, BackendConfig, BackendError, BucketInfo, ListStream, StoredMeta};
-use super::{SecretKey, StoredObject, keys};
+use super::{SecretKey, Space, StoredObject};
 use crate::body::ByteStream;
 use bucket_api::BucketApi;
 
@@ -51,8 +51,10 @@ struct Endpoint {
 #[derive(Debug)]
 pub struct S3Backend {
     endpoint: Endpoint,
-    api: BucketApi,
-    stores: Mutex<HashMap<String, Arc<AmazonS3>>>,
+    api: Arc<BucketApi>,
+    stores: Arc<Mutex<HashMap<String, Arc<AmazonS3>>>>,
+    /// Which names this view stores.
+    space: Space,
 }
 
 impl S3Backend {
@@ -87,9 +89,20 @@ impl S3Backend {
         let api = BucketApi::new(&endpoint.url, region, access_key_id, secret.clone())?;
         Ok(Self {
             endpoint,
-            api,
-            stores: Mutex::new(HashMap::new()),
+            api: Arc::new(api),
+            stores: Arc::default(),
+            space: Space::Objects,
         })
+    }
+
+    /// This backend, naming the names of `space`.
+    fn space_view(&self, space: Space) -> S3Backend {
+        S3Backend {
+            endpoint: self.endpoint.clone(),
+            api: Arc::clone(&self.api),
+            stores: Arc::clone(&self.stores),
+            space,
+        }
     }
 
     /// The object_store client of `bucket`, built on first use.
@@ -122,14 +135,14 @@ impl S3Backend {
     }
 
     fn object(&self, bucket: &str, key: &str) -> Result<(Arc<AmazonS3>, Path), BackendError> {
-        super::check_key(bucket, key)?;
+        super::check_key(self.space, bucket, key)?;
         let store = self.store(bucket)?;
         let invalid = |reason| BackendError::InvalidName {
             bucket: bucket.to_string(),
             key: key.to_string(),
             reason,
         };
-        let encoded = keys::encode(key);
+        let encoded = self.space.encode(key);
         if encoded.len() > MAX_BACKEND_KEY {
             return Err(invalid("the escaped key is longer than an S3 key may be"));
         }
@@ -236,6 +249,18 @@ impl Backend for S3Backend {
 
     async fn delete_bucket(&self, bucket: &str) -> Result<(), BackendError> {
         super::check_bucket(bucket)?;
+        // The server would refuse a bucket holding records; those go with the bucket, objects not.
+        let objects = self.space_view(Space::Objects);
+        if objects.list(bucket, "", None).await?.next().await.is_some() {
+            return Err(BackendError::BucketNotEmpty {
+                bucket: bucket.to_string(),
+            });
+        }
+        let records = self.space_view(Space::Records);
+        let mut listed = records.list(bucket, "", None).await?;
+        while let Some(record) = listed.next().await {
+            records.delete(bucket, &record?.key).await?;
+        }
         self.api.delete_bucket(bucket).await
     }
 
@@ -320,13 +345,16 @@ impl Backend for S3Backend {
     ) -> Result<ListStream, BackendError> {
         self.head_bucket(bucket).await?;
         let store = self.store(bucket)?;
-        let dir = keys::encode_dir_prefix(prefix).and_then(|d| Path::parse(d).ok());
+        let dir = self
+            .space
+            .encode_dir_prefix(prefix)
+            .and_then(|d| Path::parse(d).ok());
         let mut entries = store.list(dir.as_ref());
         let mut objects = Vec::new();
         while let Some(entry) = entries.next().await {
             let meta = entry.map_err(|e| BackendError::unavailable(bucket, prefix, e))?;
             // Objects whose names we did not write (not a canonical encoding) are not listed.
-            if let Some(key) = keys::decode(meta.location.as_ref()) {
+            if let Some(key) = self.space.decode(meta.location.as_ref()) {
                 objects.push(stored_object(&key, &meta));
             }
         }
@@ -336,6 +364,10 @@ impl Backend for S3Backend {
 
     async fn ready(&self) -> Result<(), BackendError> {
         self.api.list_buckets().await.map(drop)
+    }
+
+    fn records(&self) -> Arc<dyn Backend> {
+        Arc::new(self.space_view(Space::Records))
     }
 }
 
