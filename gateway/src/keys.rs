@@ -76,6 +76,23 @@ impl DataKeys {
             .into_data_key()
     }
 
+    /// The data key stored with `from_bucket/from_key`, wrapped anew for `to_bucket/to_key`
+    /// under the default master key, without the gateway seeing it.
+    pub fn rewrap(
+        &self,
+        (from_bucket, from_key): (&str, &str),
+        (to_bucket, to_key): (&str, &str),
+        wrapped: &[u8],
+    ) -> Result<Vec<u8>, kms_core::Error> {
+        let master = self.kms.default_key()?;
+        self.kms.re_encrypt(
+            wrapped,
+            &context(from_bucket, from_key),
+            &master.key_id,
+            &context(to_bucket, to_key),
+        )
+    }
+
     /// Whether the key store answers, for `/health/ready`.
     pub fn ready(&self) -> Result<(), kms_core::Error> {
         self.kms.default_key().map(|_| ())
@@ -113,6 +130,21 @@ pub fn completion_key(
     completion: &[u8; 16],
 ) -> Result<kms_core::aead::Key, kms_core::Error> {
     let derived = upload_key.derive(completion, COMPLETION_KEY_INFO)?;
+    kms_core::aead::Key::new(derived.as_bytes())
+}
+
+/// What a headers key is derived for. Do not change: headers replaced by a copy were sealed
+/// under a key derived with it.
+const HEADERS_KEY_INFO: &[u8] = b"sealgate headers key v1";
+
+/// The key that seals headers replaced after the object was written (CopyObject with
+/// `x-amz-metadata-directive: REPLACE` keeps the body and its data key): HKDF-SHA256 of the data
+/// key salted with a random id, so the new headers record never reuses the original's nonce.
+pub fn headers_key(
+    data_key: &DataKey,
+    salt: &[u8; 16],
+) -> Result<kms_core::aead::Key, kms_core::Error> {
+    let derived = data_key.derive(salt, HEADERS_KEY_INFO)?;
     kms_core::aead::Key::new(derived.as_bytes())
 }
 

@@ -157,6 +157,20 @@ impl Backend for Counted {
         Ok((object, meta, self.counting(body, |m| &m.backend_bytes_read)))
     }
 
+    async fn copy(
+        &self,
+        from_bucket: &str,
+        from: &str,
+        to_bucket: &str,
+        to: &str,
+        meta: &StoredMeta,
+    ) -> Result<StoredObject, BackendError> {
+        self.request();
+        self.inner
+            .copy(from_bucket, from, to_bucket, to, meta)
+            .await
+    }
+
     async fn delete(&self, bucket: &str, key: &str) -> Result<(), BackendError> {
         self.request();
         self.inner.delete(bucket, key).await

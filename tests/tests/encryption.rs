@@ -7,6 +7,7 @@
 //! JSON, then the sealed body), the backend object and its `x-amz-meta-*` headers on S3.
 
 use sealgate_tests::data::{self, SEGMENT, TAG, TRAILER, body, md5_hex, sealed_len};
+use sealgate_tests::multipart::upload_object;
 use sealgate_tests::{Kind, S3Server, Target, gateway_only, xml};
 use std::path::{Path, PathBuf};
 
@@ -22,7 +23,17 @@ gateway_only!(
     appended_bytes_fail,
     swapped_segments_fail,
     object_copied_over_another_fails,
+    flipped_part_bit_fails,
+    swapped_parts_fail,
+    part_from_another_upload_fails,
+    marker_is_in_no_multipart_byte,
+    copy_keeps_the_sealed_body,
 );
+
+/// The first segment of every record's backend name (the gateway's own multipart records).
+const RECORDS: &str = "#sealgate";
+/// Parts of the multipart victims: two full-size parts of equal size, then a short one.
+const PART: usize = 5 * 1024 * 1024 + 1;
 
 /// The fixed header before the sealed body in a folder-backend object file.
 const FOLDER_HEADER: usize = 8192;
@@ -339,4 +350,178 @@ fn walk(dir: &Path, out: &mut Vec<(String, Vec<u8>)>) {
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// A multipart victim: three parts, the first two of equal size. Returns the plaintext and the
+/// backend names of its part records, in part order.
+async fn multipart_victim(t: &Target, bucket: &str, key: &str) -> (Vec<u8>, Vec<String>) {
+    let parts = [body(PART), body(PART), body(SEGMENT + 9)];
+    let refs: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
+    let before = part_records(t, bucket).await;
+    upload_object(&t.client, bucket, key, &refs).await;
+    let mut names: Vec<String> = part_records(t, bucket)
+        .await
+        .into_iter()
+        .filter(|name| !before.contains(name))
+        .collect();
+    names.sort(); // `…/NNNNN-attempt`: part order
+    assert_eq!(names.len(), 3, "one record per part: {names:?}");
+    (parts.concat(), names)
+}
+
+/// The backend names of every part record in `bucket`.
+async fn part_records(t: &Target, bucket: &str) -> Vec<String> {
+    let prefix = format!("{RECORDS}/parts/");
+    if t.kind == Kind::S3 {
+        return S3Server::shared().client().list_all(bucket, &prefix).await;
+    }
+    let root = t.gateway().data_dir().join("objects").join(bucket);
+    let mut files = Vec::new();
+    if root.join(RECORDS).exists() {
+        walk(&root.join(RECORDS), &mut files);
+    }
+    files
+        .into_iter()
+        .filter_map(|(path, _)| {
+            let relative = Path::new(&path)
+                .strip_prefix(&root)
+                .ok()?
+                .to_str()?
+                .to_owned();
+            relative.strip_suffix("#o").map(str::to_owned)
+        })
+        .filter(|name| name.starts_with(&prefix))
+        .collect()
+}
+
+async fn flipped_part_bit_fails(t: Target) {
+    let bucket = t.bucket().await;
+    let (plain, names) = multipart_victim(&t, &bucket, "victim").await;
+    let mut stored = read_stored(&t, &bucket, &names[1]).await;
+
+    stored.body[SEALED_SEGMENT + 5] ^= 0x04;
+    write_stored(&t, &bucket, &names[1], &stored).await;
+
+    assert_multipart_reads_fail(&t, &bucket, "victim", &plain).await;
+}
+
+async fn swapped_parts_fail(t: Target) {
+    let bucket = t.bucket().await;
+    let (plain, names) = multipart_victim(&t, &bucket, "victim").await;
+    let first = read_stored(&t, &bucket, &names[0]).await;
+    let second = read_stored(&t, &bucket, &names[1]).await;
+
+    write_stored(&t, &bucket, &names[0], &second).await;
+    write_stored(&t, &bucket, &names[1], &first).await;
+
+    assert_multipart_reads_fail(&t, &bucket, "victim", &plain).await;
+}
+
+async fn part_from_another_upload_fails(t: Target) {
+    let bucket = t.bucket().await;
+    let (_, names_a) = multipart_victim(&t, &bucket, "object-a").await;
+    let (plain_b, names_b) = multipart_victim(&t, &bucket, "object-b").await;
+
+    let part_a = read_stored(&t, &bucket, &names_a[0]).await;
+    write_stored(&t, &bucket, &names_b[0], &part_a).await;
+
+    assert_multipart_reads_fail(&t, &bucket, "object-b", &plain_b).await;
+    let a = t.client.get_object(&bucket, "object-a").await;
+    assert_eq!(
+        a.len(),
+        2 * PART + SEGMENT + 9,
+        "object A itself still reads"
+    );
+}
+
+/// Like [`assert_reads_fail`], with ranges inside each part of a multipart victim.
+async fn assert_multipart_reads_fail(t: &Target, bucket: &str, key: &str, plain: &[u8]) {
+    let whole = t.client.get(bucket, key).try_send().await;
+    if let Some(resp) = whole.ok().filter(|r| r.status.is_success()) {
+        panic!("tampered object was served: {} bytes", resp.body.len());
+    }
+    for start in [0, SEGMENT + 7, PART + 3, 2 * PART + 1] {
+        let range = format!("bytes={start}-{}", start + 99);
+        let resp = t
+            .client
+            .get(bucket, key)
+            .header("range", &range)
+            .try_send()
+            .await;
+        if let Some(resp) = resp.ok().filter(|r| r.status.is_success()) {
+            assert!(
+                resp.body == plain[start..start + 100],
+                "{range}: altered bytes served"
+            );
+        }
+    }
+}
+
+async fn marker_is_in_no_multipart_byte(t: Target) {
+    let marker = format!("SEALGATE-MARKER-{}", data::bucket_name("m"));
+    let bucket = t.bucket().await;
+    let part = marker.repeat(PART / marker.len() + 1).into_bytes();
+    let upload = sealgate_tests::multipart::Upload::create(&t.client, &bucket, "done").await;
+    let etag = upload.part(1, &part).await;
+    upload.complete(&[(1, etag)]).await;
+    // An upload left open, whose record holds the headers.
+    let open = t
+        .client
+        .post(&bucket, "open")
+        .flag("uploads")
+        .header("x-amz-meta-note", &marker)
+        .send()
+        .await
+        .expect_status(200, "CreateMultipartUpload");
+    let open_id = xml::value(&open.text(), "UploadId").unwrap();
+    t.client
+        .put(&bucket, "open")
+        .query("partNumber", "1")
+        .query("uploadId", &open_id)
+        .body(part.clone())
+        .send()
+        .await
+        .expect_status(200, "UploadPart");
+
+    let needles = [marker.clone(), md5_hex(&part)];
+    let held = backend_bytes(&t, &bucket).await;
+    assert!(
+        held.iter().any(|(name, _)| name.contains(RECORDS)),
+        "records were scanned"
+    );
+    for (name, bytes) in &held {
+        for needle in &needles {
+            assert!(
+                !contains(bytes, needle.as_bytes()),
+                "{needle:?} is readable in {name}"
+            );
+        }
+    }
+}
+
+async fn copy_keeps_the_sealed_body(t: Target) {
+    let bucket = t.bucket().await;
+    let (plain, _) = victim(&t, &bucket, "source").await;
+
+    t.client
+        .put(&bucket, "copy")
+        .header("x-amz-copy-source", &format!("{bucket}/source"))
+        .send()
+        .await
+        .expect_status(200, "CopyObject");
+
+    let source = read_stored(&t, &bucket, "source").await;
+    let copy = read_stored(&t, &bucket, "copy").await;
+    assert!(
+        copy.body == source.body,
+        "the sealed body is copied as it is, not re-encrypted"
+    );
+    assert!(
+        copy.header != source.header || copy.meta != source.meta,
+        "the key is re-wrapped"
+    );
+    assert_eq!(t.client.get_object(&bucket, "copy").await, plain);
+    // The source's metadata does not open the copy's body under the copy's name.
+    write_stored(&t, &bucket, "copy", &source).await;
+    assert_reads_fail(&t, &bucket, "copy", &plain).await;
 }

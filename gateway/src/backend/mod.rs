@@ -98,6 +98,19 @@ pub trait Backend: Send + Sync + 'static {
         range: Option<Range<u64>>,
     ) -> Result<(StoredObject, StoredMeta, ByteStream), BackendError>;
 
+    /// Copies the stored body of `from` in `from_bucket` to `to` in `to_bucket` (names of this
+    /// view's space), with `meta` as the copy's metadata. The body does not pass through the
+    /// gateway where the backend can copy it itself. The copy becomes visible whole or not at
+    /// all; on failure an older object under `to` stays intact.
+    async fn copy(
+        &self,
+        from_bucket: &str,
+        from: &str,
+        to_bucket: &str,
+        to: &str,
+        meta: &StoredMeta,
+    ) -> Result<StoredObject, BackendError>;
+
     /// Deletes the object; deleting a missing key is `Ok` (S3 semantics).
     async fn delete(&self, bucket: &str, key: &str) -> Result<(), BackendError>;
 

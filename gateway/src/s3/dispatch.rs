@@ -9,7 +9,7 @@ use http::{Method, Request, Response};
 use hyper::body::Incoming;
 
 use super::route::{Operation, Route, Router};
-use super::{bucket, list, multipart, object, xml};
+use super::{bucket, copy, list, multipart, object, xml};
 use crate::auth::{self, AuthSettings, Authenticated};
 use crate::error::Error;
 use crate::server::{App, ResponseBody};
@@ -114,6 +114,8 @@ async fn execute(call: &Call<'_>, body: Incoming) -> Result<Response<ResponseBod
         Operation::DeleteObject => object::delete(call, bucket, key).await,
         Operation::DeleteObjects => object::delete_many(call, bucket, body).await,
         Operation::GetBucketVersioning => bucket::versioning(call, bucket).await,
+        Operation::CopyObject => copy::copy_object(call, bucket, key).await,
+        Operation::UploadPartCopy => copy::upload_part_copy(call, bucket, key).await,
         Operation::CreateMultipartUpload => multipart::create(call, bucket, key).await,
         Operation::UploadPart => multipart::upload_part(call, bucket, key, body).await,
         Operation::CompleteMultipartUpload => multipart::complete(call, bucket, key, body).await,

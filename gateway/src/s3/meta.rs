@@ -25,6 +25,10 @@ pub const ETAG: &str = "sealgate-etag";
 pub const UPLOAD: &str = "sealgate-upload";
 /// Metadata name of a multipart object's part count (decimal). Do not change.
 pub const PARTS: &str = "sealgate-parts";
+/// Metadata name of the salt (hex) of the key that sealed replaced headers (a copy with
+/// `x-amz-metadata-directive: REPLACE`); without it the headers are sealed under the data key.
+/// Do not change.
+pub const HEADERS_KEY: &str = "sealgate-headers-key";
 
 /// The only format version this build writes; it reads every version listed in format.md.
 pub const FORMAT_VERSION: &str = "1";
@@ -36,8 +40,10 @@ pub struct ObjectMeta {
     pub wrapped_key: Vec<u8>,
     /// The plaintext length.
     pub size: u64,
-    /// The client headers, sealed (see [`seal::seal_record`]).
+    /// The client headers, sealed (see [`seal::seal_headers`]).
     pub sealed_headers: Vec<u8>,
+    /// Salt of the key the headers are sealed under, when that is not the data key itself.
+    pub headers_salt: Option<[u8; 16]>,
     /// The plaintext MD5, sealed, when it was known before the body was written; for a multipart
     /// object, the MD5 of its parts' MD5s, sealed under the completion key.
     pub sealed_etag: Option<Vec<u8>>,
@@ -75,6 +81,9 @@ impl ObjectMeta {
         if let Some(etag) = &self.sealed_etag {
             stored.insert(ETAG.to_owned(), BASE64.encode(etag));
         }
+        if let Some(salt) = &self.headers_salt {
+            stored.insert(HEADERS_KEY.to_owned(), hex::encode(salt));
+        }
         if let Some(multipart) = &self.multipart {
             let upload = format!(
                 "{}/{}",
@@ -110,6 +119,7 @@ impl ObjectMeta {
             size,
             sealed_headers: decode(required(stored, HEADERS)?)?,
             sealed_etag: stored.get(ETAG).map(|etag| decode(etag)).transpose()?,
+            headers_salt: stored.get(HEADERS_KEY).map(|s| salt(s)).transpose()?,
             multipart: multipart(stored)?,
         })
     }
@@ -123,6 +133,14 @@ impl ObjectMeta {
     }
 }
 
+fn salt(hex_value: &str) -> Result<[u8; 16], MetaError> {
+    let mut salt = [0u8; 16];
+    hex::decode_to_slice(hex_value, &mut salt).map_err(|_| MetaError {
+        reason: "a salt is not 16 bytes of hex",
+    })?;
+    Ok(salt)
+}
+
 fn multipart(stored: &StoredMeta) -> Result<Option<Multipart>, MetaError> {
     let Some(upload) = stored.get(UPLOAD) else {
         return Ok(None);
@@ -131,8 +149,7 @@ fn multipart(stored: &StoredMeta) -> Result<Option<Multipart>, MetaError> {
         reason: "multipart entries are malformed",
     };
     let (upload_id, completion_hex) = upload.split_once('/').ok_or(bad)?;
-    let mut completion = [0u8; 16];
-    hex::decode_to_slice(completion_hex, &mut completion).map_err(|_| bad)?;
+    let completion = salt(completion_hex)?;
     let parts = required(stored, PARTS)?.parse().map_err(|_| bad)?;
     if !crate::s3::parts::is_upload_id(upload_id) || parts == 0 {
         return Err(bad);
@@ -166,6 +183,7 @@ mod tests {
             size: 70000,
             sealed_headers: vec![4, 5],
             sealed_etag: Some(vec![6; 32]),
+            headers_salt: Some([5; 16]),
             multipart: None,
         }
     }

@@ -15,6 +15,7 @@ pub mod route;
 pub mod xml;
 
 mod bucket;
+mod copy;
 mod dispatch;
 mod list;
 mod multipart;

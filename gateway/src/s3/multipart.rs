@@ -98,26 +98,60 @@ pub async fn upload_part(
     }
     let upload = read_upload(call, bucket, key, upload_id).await?;
 
-    let attempt = parts::new_attempt();
-    let part_key = Arc::new(keys::part_key(&upload.key, part_number, &attempt)?);
-    let sealed = seal::seal_stream(part_key, part_number, size, true, body.stream);
-    let name = parts::part_record(upload_id, part_number, &attempt);
-    let stored = part_meta(size);
-    let sealed_len = seal::sealed_len(size);
-    call.app
-        .records
-        .put(bucket, &name, &stored, sealed_len, sealed.stream)
-        .await?;
-    let md5 = sealed
-        .digest
-        .await
-        .ok_or(Error::Seal(seal::SealError::DigestLost))?;
+    let target = PartTarget {
+        bucket,
+        upload_id,
+        upload_key: &upload.key,
+        part_number,
+    };
+    let md5 = store_part(call, &target, size, body.stream).await?;
     tracing::debug!(bucket, key, upload_id, part_number, size, "part sealed");
 
     let mut response = empty(StatusCode::OK);
     object::set(&mut response, http::header::ETAG, &object::quoted(&md5));
     object::set_sse(&mut response);
     Ok(response)
+}
+
+/// Where a part goes: which upload, under which data key, as which part number.
+pub struct PartTarget<'a> {
+    /// The upload's bucket.
+    pub bucket: &'a str,
+    /// The upload.
+    pub upload_id: &'a str,
+    /// The upload's data key.
+    pub upload_key: &'a DataKey,
+    /// The part number (1 to 10000).
+    pub part_number: u32,
+}
+
+/// Seals `size` bytes of plaintext as a new attempt at a part and stores it; returns its MD5.
+pub async fn store_part(
+    call: &Call<'_>,
+    target: &PartTarget<'_>,
+    size: u64,
+    plaintext: ByteStream,
+) -> Result<[u8; 16], Error> {
+    let attempt = parts::new_attempt();
+    let part_number = target.part_number;
+    let part_key = Arc::new(keys::part_key(target.upload_key, part_number, &attempt)?);
+    let sealed = seal::seal_stream(part_key, part_number, size, true, plaintext);
+    let name = parts::part_record(target.upload_id, part_number, &attempt);
+    let sealed_len = seal::sealed_len(size);
+    call.app
+        .records
+        .put(
+            target.bucket,
+            &name,
+            &part_meta(size),
+            sealed_len,
+            sealed.stream,
+        )
+        .await?;
+    sealed
+        .digest
+        .await
+        .ok_or(Error::Seal(seal::SealError::DigestLost))
 }
 
 /// CompleteMultipartUpload.
@@ -149,6 +183,7 @@ pub async fn complete(
         wrapped_key: upload.wrapped_key.clone(),
         size: table.size(),
         sealed_headers: upload.sealed_headers.clone(),
+        headers_salt: None,
         sealed_etag: Some(seal::seal_etag(&completion_key, &combined)?.to_vec()),
         multipart: Some(Multipart {
             upload_id: upload_id.to_owned(),
@@ -492,7 +527,7 @@ pub async fn discard_previous(
 }
 
 /// Removes every part attempt of an upload.
-async fn discard_parts(call: &Call<'_>, bucket: &str, upload_id: &str) {
+pub async fn discard_parts(call: &Call<'_>, bucket: &str, upload_id: &str) {
     let prefix = parts::parts_prefix(upload_id);
     let names = match call.app.records.list(bucket, &prefix, None).await {
         Ok(listed) => listed.map_ok(|o| o.key).try_collect().await,
@@ -536,9 +571,9 @@ fn log_cleanup(result: Result<(), BackendError>, bucket: &str, name: &str) {
 // The records of an upload
 
 /// An upload in progress, opened.
-struct Upload {
+pub struct Upload {
     /// The upload's data key.
-    key: DataKey,
+    pub key: DataKey,
     /// kms-core's blob of it.
     wrapped_key: Vec<u8>,
     /// The client headers, sealed under the upload's data key.
@@ -548,7 +583,7 @@ struct Upload {
 }
 
 /// Reads and opens the upload record of `upload_id`; `NoSuchUpload` if there is none for `key`.
-async fn read_upload(
+pub async fn read_upload(
     call: &Call<'_>,
     bucket: &str,
     key: &str,
@@ -575,7 +610,8 @@ async fn read_upload(
         .keys
         .unwrap_data_key(bucket, key, &wrapped_key)
         .map_err(|e| Error::from_unwrap(bucket, key, e))?;
-    let headers = object::open_headers(bucket, key, &data_key, &sealed_headers)?;
+    let headers_key = kms_core::aead::Key::new(data_key.as_bytes())?;
+    let headers = object::open_headers(bucket, key, &headers_key, &sealed_headers)?;
     Ok(Upload {
         key: data_key,
         wrapped_key,
@@ -826,7 +862,7 @@ fn record_meta(_len: u64) -> StoredMeta {
 }
 
 /// Metadata of a part record: its plaintext size, which its sealed length must agree with.
-fn part_meta(size: u64) -> StoredMeta {
+pub fn part_meta(size: u64) -> StoredMeta {
     [
         (meta::FORMAT.to_owned(), meta::FORMAT_VERSION.to_owned()),
         (meta::SIZE.to_owned(), size.to_string()),
@@ -834,7 +870,8 @@ fn part_meta(size: u64) -> StoredMeta {
     .into()
 }
 
-fn upload_id<'c>(call: &'c Call<'_>) -> Result<&'c str, Error> {
+/// The `uploadId` parameter, which the operation needs.
+pub fn upload_id<'c>(call: &'c Call<'_>) -> Result<&'c str, Error> {
     call.route
         .upload_id()
         .ok_or(Error::S3(S3Error::invalid_argument(
@@ -844,7 +881,8 @@ fn upload_id<'c>(call: &'c Call<'_>) -> Result<&'c str, Error> {
         )))
 }
 
-fn required_part_number(call: &Call<'_>) -> Result<u32, Error> {
+/// The `partNumber` parameter, which the operation needs.
+pub fn required_part_number(call: &Call<'_>) -> Result<u32, Error> {
     match call.route.part_number()? {
         Some(n) => Ok(u32::from(n)),
         None => Err(Error::S3(S3Error::invalid_argument(

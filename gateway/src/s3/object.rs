@@ -90,6 +90,7 @@ pub async fn put(
         wrapped_key: object_key.wrapped,
         size,
         sealed_headers,
+        headers_salt: None,
         sealed_etag: inline_md5
             .map(|md5| seal::seal_etag(&key_arc, &md5))
             .transpose()?
@@ -172,15 +173,26 @@ pub async fn get(
     }
     if with_body && opened.meta.size > 0 {
         let wanted = range.unwrap_or(0..opened.meta.size);
-        let body = match &table {
-            Some(table) => {
-                multipart::read_plaintext(call, bucket, key, &opened, table, wanted).await?
-            }
-            None => read_plaintext(call, bucket, key, &opened, wanted).await?,
-        };
+        let body = read_object(call, bucket, key, &opened, table.as_ref(), wanted).await?;
         *response.body_mut() = streaming(body, bucket, key);
     }
     Ok(response)
+}
+
+/// The plaintext bytes `wanted` of an opened object; `table` is the part table of a multipart
+/// object (see [`multipart::read_table`]), `None` for a single PUT.
+pub(super) async fn read_object(
+    call: &Call<'_>,
+    bucket: &str,
+    key: &str,
+    opened: &Opened,
+    table: Option<&PartTable>,
+    wanted: Range<u64>,
+) -> Result<ByteStream, Error> {
+    match table {
+        Some(table) => multipart::read_plaintext(call, bucket, key, opened, table, wanted).await,
+        None => read_plaintext(call, bucket, key, opened, wanted).await,
+    }
 }
 
 /// The plaintext bytes that part `number` (its 1-based position) of the object holds. A single
@@ -214,7 +226,11 @@ pub async fn open(call: &Call<'_>, bucket: &str, key: &str) -> Result<Opened, Er
         .unwrap_data_key(bucket, key, &meta.wrapped_key)
         .map_err(|e| Error::from_unwrap(bucket, key, e))?;
     let data_key = Arc::new(kms_core::aead::Key::new(raw_key.as_bytes())?);
-    let headers = open_headers(bucket, key, &raw_key, &meta.sealed_headers)?;
+    let headers_key = match &meta.headers_salt {
+        Some(salt) => crate::keys::headers_key(&raw_key, salt)?,
+        None => kms_core::aead::Key::new(raw_key.as_bytes())?,
+    };
+    let headers = open_headers(bucket, key, &headers_key, &meta.sealed_headers)?;
     let etag = match (&meta.multipart, &meta.sealed_etag) {
         (Some(multipart), Some(sealed)) => {
             let completion_key = crate::keys::completion_key(&raw_key, &multipart.completion)?;
@@ -242,15 +258,15 @@ pub async fn open(call: &Call<'_>, bucket: &str, key: &str) -> Result<Opened, Er
     })
 }
 
-/// Opens client headers sealed under `data_key`.
+/// Opens client headers sealed under `headers_key`.
 pub(super) fn open_headers(
     bucket: &str,
     key: &str,
-    data_key: &kms_core::DataKey,
+    headers_key: &kms_core::aead::Key,
     sealed: &[u8],
 ) -> Result<StoredHeaders, Error> {
-    let aead_key = kms_core::aead::Key::new(data_key.as_bytes())?;
-    let json = seal::open_headers(&aead_key, sealed).map_err(|e| Error::corrupt(bucket, key, e))?;
+    let json =
+        seal::open_headers(headers_key, sealed).map_err(|e| Error::corrupt(bucket, key, e))?;
     serde_json::from_slice(&json).map_err(|e| Error::corrupt(bucket, key, e))
 }
 

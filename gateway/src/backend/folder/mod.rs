@@ -320,6 +320,19 @@ impl Backend for FolderBackend {
         Err(BackendError::unavailable(bucket, key, source))
     }
 
+    /// A local copy: the body streams from one file into the staging file of the other.
+    async fn copy(
+        &self,
+        from_bucket: &str,
+        from: &str,
+        to_bucket: &str,
+        to: &str,
+        meta: &StoredMeta,
+    ) -> Result<StoredObject, BackendError> {
+        let (object, _, body) = self.get(from_bucket, from, None).await?;
+        self.put(to_bucket, to, meta, object.size, body).await
+    }
+
     async fn delete(&self, bucket: &str, key: &str) -> Result<(), BackendError> {
         let path = self.object_path(bucket, key)?;
         match self.store.delete(&path).await {

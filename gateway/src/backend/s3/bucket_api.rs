@@ -1,5 +1,6 @@
-//! Bucket-level S3 calls that object_store lacks (ListBuckets, CreateBucket, HeadBucket,
-//! DeleteBucket), as requests of our own signed with aws-sigv4 and sent with reqwest.
+//! S3 calls that object_store lacks (ListBuckets, CreateBucket, HeadBucket, DeleteBucket, and
+//! CopyObject with new metadata), as requests of our own signed with aws-sigv4 and sent with
+//! reqwest.
 //!
 //! It takes a method and a bucket and hands back the status and body; the backend's 404, 409 and
 //! 412 answers become precise [`BackendError`] variants, everything else `Unavailable`.
@@ -23,6 +24,29 @@ const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// How long a bucket-level request may take in all.
 const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// How long a server-side copy (up to 5 GiB) may take.
+const COPY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
+/// Bytes of a backend name sent as they are in a URL path; everything else is percent-encoded.
+const PATH_SAFE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'/');
+
+/// The source and destination of a server-side copy.
+pub(super) struct CopyNames<'a> {
+    pub from_bucket: &'a str,
+    /// The source's key, for errors.
+    pub from_key: &'a str,
+    /// The source's backend name.
+    pub from_name: &'a str,
+    pub to_bucket: &'a str,
+    /// The destination's backend name.
+    pub to_name: &'a str,
+}
 
 /// Signs and sends bucket-level requests to one S3 endpoint.
 #[derive(Debug)]
@@ -106,6 +130,61 @@ impl BucketApi {
         outcome(bucket, status, &body)
     }
 
+    /// CopyObject, replacing the metadata with `meta` (`x-amz-meta-*`).
+    pub(super) async fn copy_object(
+        &self,
+        names: &CopyNames<'_>,
+        meta: &crate::backend::StoredMeta,
+    ) -> Result<(), BackendError> {
+        let encode =
+            |name: &str| percent_encoding::utf8_percent_encode(name, PATH_SAFE).to_string();
+        let url = format!(
+            "{}/{}/{}",
+            self.endpoint,
+            names.to_bucket,
+            encode(names.to_name)
+        );
+        let source = format!("/{}/{}", names.from_bucket, encode(names.from_name));
+        let mut headers = vec![
+            ("x-amz-copy-source".to_owned(), source),
+            ("x-amz-metadata-directive".to_owned(), "REPLACE".to_owned()),
+        ];
+        for (name, value) in meta {
+            headers.push((format!("x-amz-meta-{name}"), value.clone()));
+        }
+        let bucket = names.to_bucket;
+        let request = self
+            .signed_with(Method::PUT, &url, &headers, Bytes::new())
+            .map_err(|e| unavailable(bucket, e))?;
+        let mut request =
+            reqwest::Request::try_from(request).map_err(|e| unavailable(bucket, e))?;
+        *request.timeout_mut() = Some(COPY_TIMEOUT);
+        let response = self
+            .client
+            .execute(request)
+            .await
+            .map_err(|e| unavailable(bucket, e))?;
+        let status = response.status();
+        let body = response.bytes().await.map_err(|e| unavailable(bucket, e))?;
+        // S3 may answer 200 and still report a failure in the body.
+        let code = error_code(&body);
+        match (status, code.as_str()) {
+            (StatusCode::OK, "") => Ok(()),
+            (_, "NoSuchKey") => Err(BackendError::NoSuchKey {
+                bucket: names.from_bucket.to_string(),
+                key: names.from_key.to_string(),
+            }),
+            (_, "NoSuchBucket") => Err(BackendError::NoSuchBucket {
+                bucket: if self.head_bucket(names.from_bucket).await.is_err() {
+                    names.from_bucket.to_string()
+                } else {
+                    bucket.to_string()
+                },
+            }),
+            _ => Err(unavailable(bucket, Refused { status, code })),
+        }
+    }
+
     /// How many multipart uploads are open in `bucket` (ListMultipartUploads).
     #[cfg(test)]
     pub(super) async fn open_uploads(&self, bucket: &str) -> Result<usize, BackendError> {
@@ -161,10 +240,22 @@ impl BucketApi {
         url: &str,
         body: Bytes,
     ) -> Result<http::Request<Bytes>, BoxError> {
-        let mut request = http::Request::builder()
-            .method(method)
-            .uri(url)
-            .body(body)?;
+        self.signed_with(method, url, &[], body)
+    }
+
+    /// A request with `headers`, signed (the headers too).
+    fn signed_with(
+        &self,
+        method: Method,
+        url: &str,
+        headers: &[(String, String)],
+        body: Bytes,
+    ) -> Result<http::Request<Bytes>, BoxError> {
+        let mut builder = http::Request::builder().method(method).uri(url);
+        for (name, value) in headers {
+            builder = builder.header(name, value);
+        }
+        let mut request = builder.body(body)?;
         let identity = aws_credential_types::Credentials::new(
             &self.access_key_id,
             self.secret.expose(),
@@ -215,9 +306,7 @@ fn outcome(bucket: &str, status: StatusCode, body: &[u8]) -> Result<(), BackendE
 /// The error for a refused bucket-level request: 404, 409 and 412 precisely (409 by its S3
 /// error code), anything else `Unavailable` carrying the status and code.
 fn refused(bucket: &str, status: StatusCode, body: &[u8]) -> BackendError {
-    let code = quick_xml::de::from_reader::<_, ErrorXml>(body)
-        .map(|e| e.code)
-        .unwrap_or_default();
+    let code = error_code(body);
     let name = bucket.to_string();
     match (status, code.as_str()) {
         (StatusCode::NOT_FOUND, _) => BackendError::NoSuchBucket { bucket: name },
@@ -231,6 +320,13 @@ fn refused(bucket: &str, status: StatusCode, body: &[u8]) -> BackendError {
         },
         _ => unavailable(bucket, Refused { status, code }),
     }
+}
+
+/// The `<Code>` of an S3 error document; empty for anything else.
+fn error_code(body: &[u8]) -> String {
+    quick_xml::de::from_reader::<_, ErrorXml>(body)
+        .map(|e| e.code)
+        .unwrap_or_default()
 }
 
 #[derive(Deserialize)]
