@@ -101,6 +101,71 @@ pub(crate) async fn collect_small(
     Ok(parts.freeze())
 }
 
+/// Where [`checked_stream`] keeps the first failure of a body it passes on.
+pub(crate) type FailureSlot = std::sync::Arc<std::sync::Mutex<Option<BackendError>>>;
+
+/// Passes `body` on to an HTTP request while checking it: the stream's own error, or a length
+/// other than `target.size`, ends the stream with an error (so the request is cut short and
+/// the server stores nothing) and is kept in the returned slot, to be reported instead of the
+/// transport's error.
+pub(crate) fn checked_stream(target: &Target<'_>, body: ByteStream) -> (ByteStream, FailureSlot) {
+    let slot = FailureSlot::default();
+    let state = Checked {
+        body,
+        seen: 0,
+        size: target.size,
+        bucket: target.bucket.to_string(),
+        key: target.key.to_string(),
+        slot: slot.clone(),
+    };
+    let stream = futures::stream::unfold(state, Checked::next).boxed();
+    (stream, slot)
+}
+
+struct Checked {
+    body: ByteStream,
+    seen: u64,
+    size: u64,
+    bucket: String,
+    key: String,
+    slot: FailureSlot,
+}
+
+impl Checked {
+    async fn next(mut self) -> Option<(Result<bytes::Bytes, crate::body::BoxError>, Checked)> {
+        let failure = match self.body.next().await {
+            Some(Ok(chunk)) => {
+                self.seen = self.seen.saturating_add(chunk.len() as u64);
+                if self.seen <= self.size {
+                    return Some((Ok(chunk), self));
+                }
+                self.mismatch()
+            }
+            Some(Err(source)) => BackendError::Body {
+                bucket: self.bucket.clone(),
+                key: self.key.clone(),
+                source,
+            },
+            None if self.seen == self.size => return None,
+            None => self.mismatch(),
+        };
+        *self.slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(failure);
+        // One error ends the request; after it the stream is over.
+        self.size = self.seen;
+        self.body = futures::stream::empty().boxed();
+        Some((Err("request body cut short".into()), self))
+    }
+
+    fn mismatch(&self) -> BackendError {
+        BackendError::LengthMismatch {
+            bucket: self.bucket.clone(),
+            key: self.key.clone(),
+            expected: self.size,
+            actual: self.seen,
+        }
+    }
+}
+
 fn body_error(target: &Target<'_>, source: crate::body::BoxError) -> BackendError {
     let (bucket, key) = (target.bucket.to_string(), target.key.to_string());
     BackendError::Body {

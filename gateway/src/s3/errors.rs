@@ -345,6 +345,7 @@ mod tests {
         ("InvalidLocationConstraint", 400),
         ("InvalidObjectState", 403),
         ("InvalidPart", 400),
+        ("InvalidPartNumber", 416),
         ("InvalidPartOrder", 400),
         ("InvalidPolicyDocument", 400),
         ("InvalidRange", 416),

@@ -145,7 +145,7 @@ pub async fn store_part(
             &name,
             &part_meta(size),
             sealed_len,
-            sealed.stream,
+            crate::body::read_ahead(sealed.stream, object::READ_AHEAD_CHUNKS),
         )
         .await?;
     sealed

@@ -32,6 +32,9 @@ pub const MAX_PUT_SIZE: u64 = 5 * 1024 * 1024 * 1024;
 /// Bodies up to this size are verified whole before anything is written, so their ETag can go in
 /// the metadata and a HEAD or GET needs no trailer read.
 const INLINE_ETAG_LIMIT: u64 = 1024 * 1024;
+/// Sealed segments a PUT may run ahead of the backend write (1 MiB). GETs have none: the
+/// opener's pieces are large already, and a task of its own costs a GET more than it saves.
+pub(super) const READ_AHEAD_CHUNKS: usize = 16;
 /// The server-side-encryption header S3 returns for objects under the default master key.
 const SSE_HEADER: &str = "x-amz-server-side-encryption";
 /// The header that gives a multipart object's part count on a `partNumber` request.
@@ -107,7 +110,7 @@ pub async fn put(
             key,
             &meta.to_stored(),
             seal::sealed_len(size),
-            sealed.stream,
+            crate::body::read_ahead(sealed.stream, READ_AHEAD_CHUNKS),
         )
         .await?;
     multipart::discard_previous(call, bucket, key, previous, None).await;

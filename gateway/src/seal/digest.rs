@@ -55,6 +55,11 @@ pub(crate) enum Hasher {
 }
 
 impl Hasher {
+    /// Whether this hasher hashes anything.
+    pub(crate) fn is_on(&self) -> bool {
+        !matches!(self, Hasher::Off)
+    }
+
     /// Starts hashing when `on`; the thread is taken from tokio's blocking pool.
     pub(crate) fn start(on: bool) -> Hasher {
         if !on {

@@ -52,6 +52,8 @@ pub(super) struct CopyNames<'a> {
 #[derive(Debug)]
 pub(super) struct BucketApi {
     client: reqwest::Client,
+    /// For streamed uploads, which may take as long as the client takes to send them.
+    stream_client: reqwest::Client,
     endpoint: String,
     region: String,
     access_key_id: String,
@@ -81,8 +83,16 @@ impl BucketApi {
                 reason: "no HTTP client",
                 source: Some(e.into()),
             })?;
+        let stream_client = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .build()
+            .map_err(|e| BackendError::Config {
+                reason: "no HTTP client",
+                source: Some(e.into()),
+            })?;
         Ok(Self {
             client,
+            stream_client,
             endpoint: endpoint.trim_end_matches('/').to_string(),
             region: region.to_string(),
             access_key_id: access_key_id.to_string(),
@@ -136,15 +146,13 @@ impl BucketApi {
         names: &CopyNames<'_>,
         meta: &crate::backend::StoredMeta,
     ) -> Result<(), BackendError> {
-        let encode =
-            |name: &str| percent_encoding::utf8_percent_encode(name, PATH_SAFE).to_string();
         let url = format!(
             "{}/{}/{}",
             self.endpoint,
             names.to_bucket,
-            encode(names.to_name)
+            encode_path(names.to_name)
         );
-        let source = format!("/{}/{}", names.from_bucket, encode(names.from_name));
+        let source = format!("/{}/{}", names.from_bucket, encode_path(names.from_name));
         let mut headers = vec![
             ("x-amz-copy-source".to_owned(), source),
             ("x-amz-metadata-directive".to_owned(), "REPLACE".to_owned()),
@@ -183,6 +191,38 @@ impl BucketApi {
             }),
             _ => Err(unavailable(bucket, Refused { status, code })),
         }
+    }
+
+    /// PutObject of a body streamed as it arrives, `size` bytes long, with `meta` as
+    /// `x-amz-meta-*`. The payload is not hashed (`UNSIGNED-PAYLOAD`): the sealed body carries
+    /// its own authentication, and a body cut short is never stored by the server.
+    pub(super) async fn put_stream(
+        &self,
+        bucket: &str,
+        name: &str,
+        meta: &crate::backend::StoredMeta,
+        size: u64,
+        body: crate::body::ByteStream,
+    ) -> Result<(), BackendError> {
+        let url = format!("{}/{bucket}/{}", self.endpoint, encode_path(name));
+        let mut headers = vec![("content-length".to_owned(), size.to_string())];
+        for (name, value) in meta {
+            headers.push((format!("x-amz-meta-{name}"), value.clone()));
+        }
+        let request = self
+            .signed_unsigned_payload(Method::PUT, &url, &headers)
+            .map_err(|e| unavailable(bucket, e))?;
+        let (parts, ()) = request.into_parts();
+        let request = http::Request::from_parts(parts, reqwest::Body::wrap_stream(body));
+        let request = reqwest::Request::try_from(request).map_err(|e| unavailable(bucket, e))?;
+        let response = self
+            .stream_client
+            .execute(request)
+            .await
+            .map_err(|e| unavailable(bucket, e))?;
+        let status = response.status();
+        let body = response.bytes().await.map_err(|e| unavailable(bucket, e))?;
+        outcome(bucket, status, &body)
     }
 
     /// How many multipart uploads are open in `bucket` (ListMultipartUploads).
@@ -243,6 +283,22 @@ impl BucketApi {
         self.signed_with(method, url, &[], body)
     }
 
+    /// A request with `headers` and a body to come, signed with `UNSIGNED-PAYLOAD`.
+    fn signed_unsigned_payload(
+        &self,
+        method: Method,
+        url: &str,
+        headers: &[(String, String)],
+    ) -> Result<http::Request<()>, BoxError> {
+        let mut builder = http::Request::builder().method(method).uri(url);
+        for (name, value) in headers {
+            builder = builder.header(name, value);
+        }
+        let mut request = builder.body(())?;
+        self.sign(&mut request, SignableBody::UnsignedPayload)?;
+        Ok(request)
+    }
+
     /// A request with `headers`, signed (the headers too).
     fn signed_with(
         &self,
@@ -256,6 +312,17 @@ impl BucketApi {
             builder = builder.header(name, value);
         }
         let mut request = builder.body(body)?;
+        let body = request.body().clone();
+        self.sign(&mut request, SignableBody::Bytes(&body))?;
+        Ok(request)
+    }
+
+    /// Adds the SigV4 headers to `request`, whose payload is `payload`.
+    fn sign<B>(
+        &self,
+        request: &mut http::Request<B>,
+        payload: SignableBody<'_>,
+    ) -> Result<(), BoxError> {
         let identity = aws_credential_types::Credentials::new(
             &self.access_key_id,
             self.secret.expose(),
@@ -284,12 +351,17 @@ impl BucketApi {
             request.method().as_str(),
             request.uri().to_string(),
             headers,
-            SignableBody::Bytes(request.body()),
+            payload,
         )?;
         let (instructions, _signature) = sign(signable, &params)?.into_parts();
-        instructions.apply_to_request_http1x(&mut request);
-        Ok(request)
+        instructions.apply_to_request_http1x(request);
+        Ok(())
     }
+}
+
+/// A backend name as a URL path: every byte but unreserved ones and `/` percent-encoded.
+fn encode_path(name: &str) -> String {
+    percent_encoding::utf8_percent_encode(name, PATH_SAFE).to_string()
 }
 
 fn unavailable(bucket: &str, source: impl Into<BoxError>) -> BackendError {

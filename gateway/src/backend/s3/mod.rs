@@ -3,9 +3,11 @@
 //! It takes the same calls as every [`Backend`] and hands back the same answers. Objects go
 //! through object_store's `AmazonS3` (one client per bucket, built on first use and cached;
 //! path-style addressing); [`StoredMeta`] travels as `x-amz-meta-*` headers. Bodies up to
-//! [`SINGLE_PUT_MAX`] go in one PUT, larger ones as a multipart upload of [`PART_SIZE`] parts with
-//! at most two in flight, aborted on any error so nothing partial becomes visible. Bucket-level
-//! calls are our own signed requests (module `bucket_api`). Keys are mapped by
+//! [`SINGLE_PUT_MAX`] are collected and go in one PUT; larger ones up to 5 GiB stream in one PUT
+//! of our own (`UNSIGNED-PAYLOAD`: no second hash of every byte, and a server stores no body cut
+//! short); larger still as a multipart upload of [`PART_SIZE`] parts with at most two in flight,
+//! aborted on any error so nothing partial becomes visible. Bucket-level calls and server-side
+//! copies are our own signed requests too (module `bucket_api`). Keys are mapped by
 //! [`crate::backend::keys`]; the backend key is the encoded name.
 
 mod bucket_api;
@@ -34,6 +36,9 @@ pub const SINGLE_PUT_MAX: u64 = 5 * 1024 * 1024;
 /// Longest backend key S3 accepts, in bytes; escaping can make a valid S3 key longer than this.
 const MAX_BACKEND_KEY: usize = 1024;
 
+/// Largest body sent in one streamed PUT, as S3 allows; larger ones go as a multipart upload.
+const STREAM_PUT_MAX: u64 = 5 * 1024 * 1024 * 1024;
+
 /// Largest body S3 copies in one CopyObject request (5 GiB).
 const MAX_COPY_SIZE: u64 = 5 * 1024 * 1024 * 1024;
 
@@ -58,6 +63,8 @@ pub struct S3Backend {
     stores: Arc<Mutex<HashMap<String, Arc<AmazonS3>>>>,
     /// Which names this view stores.
     space: Space,
+    /// Bodies up to this size stream in one PUT ([`STREAM_PUT_MAX`]; lower in tests).
+    stream_put_max: u64,
 }
 
 impl S3Backend {
@@ -95,6 +102,7 @@ impl S3Backend {
             api: Arc::new(api),
             stores: Arc::default(),
             space: Space::Objects,
+            stream_put_max: STREAM_PUT_MAX,
         })
     }
 
@@ -105,6 +113,7 @@ impl S3Backend {
             api: Arc::clone(&self.api),
             stores: Arc::clone(&self.stores),
             space,
+            stream_put_max: self.stream_put_max,
         }
     }
 
@@ -200,6 +209,19 @@ impl S3Backend {
             };
             let result = store.put_opts(&path, payload, opts).await;
             return result.map(|r| r.e_tag).map_err(|e| target.unavailable(e));
+        }
+        if target.size <= self.stream_put_max {
+            let (_, path) = self.object(target.bucket, target.key)?;
+            let (body, failure) = write::checked_stream(target, body);
+            let sent = self
+                .api
+                .put_stream(target.bucket, path.as_ref(), meta, target.size, body)
+                .await;
+            let failed = failure.lock().unwrap_or_else(|p| p.into_inner()).take();
+            return match (failed, sent) {
+                (Some(failure), _) => Err(failure),
+                (None, sent) => sent.map(|()| None),
+            };
         }
         let opts = PutMultipartOptions {
             attributes,
@@ -443,11 +465,72 @@ mod tests {
     use crate::backend::conformance::{bucket_name, failing_stream};
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn failed_multipart_upload_is_aborted() {
+    async fn failed_streamed_put_stores_nothing() {
         let Some(config) = crate::backend::moto::config() else {
             return;
         };
         let backend = S3Backend::open(&config).unwrap();
+        let bucket = bucket_name();
+        backend.create_bucket(&bucket).await.unwrap();
+        let size = 4 * PART_SIZE as u64;
+
+        let failed = backend
+            .put(
+                &bucket,
+                "k",
+                &StoredMeta::new(),
+                size,
+                failing_stream(3 * PART_SIZE),
+            )
+            .await;
+        let short = backend
+            .put(
+                &bucket,
+                "short",
+                &StoredMeta::new(),
+                size + 1,
+                whole_stream(size),
+            )
+            .await;
+
+        assert!(
+            matches!(failed, Err(BackendError::Body { .. })),
+            "{failed:?}"
+        );
+        assert!(
+            matches!(short, Err(BackendError::LengthMismatch { .. })),
+            "{short:?}"
+        );
+        for key in ["k", "short"] {
+            let head = backend.head(&bucket, key).await;
+            assert!(
+                matches!(head, Err(BackendError::NoSuchKey { .. })),
+                "{head:?}"
+            );
+        }
+    }
+
+    fn whole_stream(size: u64) -> ByteStream {
+        let chunk = bytes::Bytes::from(vec![7u8; PART_SIZE]);
+        let chunks = size.div_ceil(PART_SIZE as u64) as usize;
+        let mut left = size as usize;
+        let pieces: Vec<Result<bytes::Bytes, crate::body::BoxError>> = (0..chunks)
+            .map(|_| {
+                let n = left.min(PART_SIZE);
+                left -= n;
+                Ok(chunk.slice(..n))
+            })
+            .collect();
+        futures::stream::iter(pieces).boxed()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn failed_multipart_upload_is_aborted() {
+        let Some(config) = crate::backend::moto::config() else {
+            return;
+        };
+        let mut backend = S3Backend::open(&config).unwrap();
+        backend.stream_put_max = SINGLE_PUT_MAX; // larger bodies go multipart
         let bucket = bucket_name();
         backend.create_bucket(&bucket).await.unwrap();
         let body = failing_stream(3 * PART_SIZE);
