@@ -9,6 +9,7 @@
 //! s3bench ENDPOINT BUCKET get KEY [COUNT]         # COUNT concurrent GETs of KEY-0..
 //! s3bench ENDPOINT BUCKET range KEY START LEN     # one ranged GET of KEY
 //! s3bench ENDPOINT BUCKET small SIZE OPS CONC     # OPS PUT+GET pairs of SIZE bytes, CONC at once
+//! s3bench ENDPOINT BUCKET multipart KEY SIZE PART CONC  # one multipart upload, CONC parts at once
 //! s3bench ENDPOINT BUCKET mkbucket
 //! ```
 //! Credentials come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.
@@ -122,6 +123,77 @@ impl Client {
         check(response).await.map(|_| ())
     }
 
+    /// One multipart upload of `size` bytes in parts of `part` bytes, `concurrency` at a time.
+    async fn multipart(
+        &self,
+        key: &str,
+        size: u64,
+        part: u64,
+        concurrency: usize,
+        pattern: Bytes,
+    ) -> Result<(), Failure> {
+        let created = self
+            .request(reqwest::Method::POST, &format!("{key}?uploads"), &[])?
+            .send()
+            .await?;
+        let text = check(created).await?.text().await?;
+        let upload_id = between(&text, "<UploadId>", "</UploadId>").ok_or("no UploadId")?;
+        let parts = size.div_ceil(part);
+        let etags: Vec<(u64, String)> = futures::stream::iter(1..=parts)
+            .map(|number| {
+                let len = part.min(size - (number - 1) * part);
+                let url_key = format!("{key}?partNumber={number}&uploadId={upload_id}");
+                let (client, pattern) = (self.clone(), pattern.clone());
+                async move {
+                    let response = client
+                        .request(
+                            reqwest::Method::PUT,
+                            &url_key,
+                            &[("content-length", len.to_string())],
+                        )?
+                        .body(reqwest::Body::wrap_stream(generated(len, pattern)))
+                        .send()
+                        .await?;
+                    let response = check(response).await?;
+                    let etag = response
+                        .headers()
+                        .get("etag")
+                        .and_then(|v| v.to_str().ok())
+                        .ok_or("no part ETag")?
+                        .to_owned();
+                    Ok::<_, Failure>((number, etag))
+                }
+            })
+            .buffer_unordered(concurrency)
+            .collect::<Vec<_>>()
+            .await
+            .into_iter()
+            .collect::<Result<_, _>>()?;
+        let mut etags = etags;
+        etags.sort();
+        let mut doc = String::from("<CompleteMultipartUpload>");
+        for (number, etag) in &etags {
+            doc.push_str(&format!(
+                "<Part><PartNumber>{number}</PartNumber><ETag>{etag}</ETag></Part>"
+            ));
+        }
+        doc.push_str("</CompleteMultipartUpload>");
+        let completed = self
+            .request(
+                reqwest::Method::POST,
+                &format!("{key}?uploadId={upload_id}"),
+                &[("content-length", doc.len().to_string())],
+            )?
+            .body(doc)
+            .send()
+            .await?;
+        let text = check(completed).await?.text().await?;
+        if !text.contains("<ETag>") {
+            return Err(format!("complete failed: {text}").into());
+        }
+        Ok(())
+    }
+
     async fn get(&self, key: &str, range: Option<(u64, u64)>) -> Result<u64, Failure> {
         let extra: Vec<(&str, String)> = range
             .map(|(start, len)| ("range", format!("bytes={start}-{}", start + len - 1)))
@@ -140,6 +212,12 @@ impl Client {
         }
         Ok(received)
     }
+}
+
+fn between<'a>(text: &'a str, open: &str, close: &str) -> Option<&'a str> {
+    let start = text.find(open)? + open.len();
+    let end = text.get(start..)?.find(close)? + start;
+    text.get(start..end)
 }
 
 async fn check(response: reqwest::Response) -> Result<reqwest::Response, Failure> {
@@ -242,6 +320,16 @@ async fn main() -> Result<(), Failure> {
             })
             .await?;
             report(total.load(std::sync::atomic::Ordering::Relaxed), started);
+        }
+        "multipart" => {
+            let key: String = arg(&args, 4, "key")?;
+            let size: u64 = arg(&args, 5, "size")?;
+            let part: u64 = arg(&args, 6, "part size")?;
+            let concurrency: usize = arg(&args, 7, "concurrency")?;
+            client
+                .multipart(&key, size, part, concurrency, pattern())
+                .await?;
+            report(size, started);
         }
         "range" => {
             let key: String = arg(&args, 4, "key")?;

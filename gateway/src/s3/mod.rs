@@ -17,6 +17,8 @@ pub mod xml;
 mod bucket;
 mod copy;
 mod dispatch;
+#[cfg(test)]
+mod frozen;
 mod list;
 mod multipart;
 mod object;
