@@ -31,6 +31,7 @@ conformance!(
     ten_mib_round_trip,
     etag_is_md5_of_plaintext,
     server_side_encryption_header,
+    version_null_is_the_object,
 );
 
 async fn list_buckets_shows_created(t: Target) {
@@ -790,4 +791,42 @@ async fn server_side_encryption_header(t: Target) {
             "{what}"
         );
     }
+}
+
+async fn version_null_is_the_object(t: Target) {
+    let bucket = t.bucket().await;
+    let content = body(1000);
+    t.client.put_object(&bucket, "k", content.clone()).await;
+
+    let got = t
+        .client
+        .get(&bucket, "k")
+        .query("versionId", "null")
+        .send()
+        .await
+        .expect_status(200, "GET versionId=null");
+    assert!(got.body == content);
+    if !t.is_plain_moto() {
+        // moto refuses HEAD ?versionId=null (rclone sends it after multipart uploads).
+        t.client
+            .head(&bucket, "k")
+            .query("versionId", "null")
+            .send()
+            .await
+            .expect_status(200, "HEAD versionId=null");
+        // moto answers 404 for unknown version ids; S3 400 InvalidArgument when unversioned.
+        t.client
+            .get(&bucket, "k")
+            .query("versionId", "3HL4kqtJlcpXroDTDmJ")
+            .send()
+            .await
+            .expect_error(400, "InvalidArgument");
+    }
+    t.client
+        .delete(&bucket, "k")
+        .query("versionId", "null")
+        .send()
+        .await
+        .expect_status(204, "DELETE versionId=null");
+    assert!(t.client.list_all(&bucket, "").await.is_empty());
 }

@@ -136,6 +136,7 @@ pub async fn get(
     key: &str,
     with_body: bool,
 ) -> Result<Response<ResponseBody>, Error> {
+    check_version(call)?;
     let opened = open(call, bucket, key).await?;
     let conditions = Conditions::from_headers(&call.parts.headers);
     match conditions.evaluate(&opened.etag, opened.last_modified()) {
@@ -401,9 +402,22 @@ pub async fn delete(
     bucket: &str,
     key: &str,
 ) -> Result<Response<ResponseBody>, Error> {
+    check_version(call)?;
     call.app.backend.head_bucket(bucket).await?;
     delete_one(call, bucket, key).await?;
     Ok(empty(StatusCode::NO_CONTENT))
+}
+
+/// Versioning is never enabled, so every object is the version `null`: a `versionId` naming any
+/// other is `InvalidArgument`, as S3 answers for unversioned buckets.
+fn check_version(call: &Call<'_>) -> Result<(), Error> {
+    match call.route.query.get("versionId") {
+        None | Some("null") => Ok(()),
+        Some(other) => {
+            let msg = "Invalid version id specified";
+            Err(S3Error::invalid_argument(msg, "versionId", other).into())
+        }
+    }
 }
 
 /// Deletes one object, and the parts it is made of if it is a multipart object.
