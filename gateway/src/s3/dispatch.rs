@@ -44,10 +44,18 @@ pub async fn handle(
 ) -> Response<ResponseBody> {
     let (parts, body) = request.into_parts();
     let with_body = parts.method != Method::HEAD;
-    match run(app, parts, body).await {
+    let close = expects_continue_for_nothing(&parts);
+    let mut response = match run(app, parts, body).await {
         Ok(response) => response,
         Err(error) => crate::error::response(&error, request_id, with_body),
+    };
+    if close {
+        let close = http::HeaderValue::from_static("close");
+        response
+            .headers_mut()
+            .insert(http::header::CONNECTION, close);
     }
+    response
 }
 
 async fn run(
@@ -96,6 +104,22 @@ async fn authenticate(app: &App, parts: &http::request::Parts) -> Result<Authent
     Ok(who)
 }
 
+/// Whether the request announced an empty body with `Expect: 100-continue`. hyper sends no
+/// `100 Continue` for an empty body, and botocore (aws-cli, boto3) then misreads the next
+/// response on the same connection and stalls until it times out; closing the connection after
+/// such a request spares it that.
+fn expects_continue_for_nothing(parts: &http::request::Parts) -> bool {
+    let expects = parts
+        .headers
+        .get(http::header::EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    let empty = parts
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .is_some_and(|v| v.as_bytes() == b"0");
+    expects && empty
+}
+
 /// Runs the handler of the routed operation.
 async fn execute(call: &Call<'_>, body: Incoming) -> Result<Response<ResponseBody>, Error> {
     let bucket = call.route.bucket.as_deref().unwrap_or_default();
@@ -114,6 +138,7 @@ async fn execute(call: &Call<'_>, body: Incoming) -> Result<Response<ResponseBod
         Operation::DeleteObject => object::delete(call, bucket, key).await,
         Operation::DeleteObjects => object::delete_many(call, bucket, body).await,
         Operation::GetBucketVersioning => bucket::versioning(call, bucket).await,
+        Operation::GetObjectTagging => object::tagging(call, bucket, key).await,
         Operation::CopyObject => copy::copy_object(call, bucket, key).await,
         Operation::UploadPartCopy => copy::upload_part_copy(call, bucket, key).await,
         Operation::CreateMultipartUpload => multipart::create(call, bucket, key).await,

@@ -396,6 +396,18 @@ fn not_modified(opened: &Opened) -> Response<ResponseBody> {
     response
 }
 
+/// GetObjectTagging: Sealgate keeps no tags (PutObjectTagging is not served), so an object that
+/// exists has an empty tag set.
+pub async fn tagging(
+    call: &Call<'_>,
+    bucket: &str,
+    key: &str,
+) -> Result<Response<ResponseBody>, Error> {
+    check_version(call)?;
+    call.app.backend.head(bucket, key).await?;
+    Ok(super::bucket::xml_response(super::xml::empty_tagging()))
+}
+
 /// DeleteObject: S3 answers 204 whether or not the key existed.
 pub async fn delete(
     call: &Call<'_>,

@@ -45,6 +45,8 @@ pub enum Operation {
     PutBucketPolicy,
     DeleteBucketPolicy,
     GetBucketVersioning,
+    /// Objects never carry tags: answered with an empty tag set.
+    GetObjectTagging,
     /// An S3 operation Sealgate does not serve; answered `NotImplemented`.
     Unsupported {
         /// S3's name for the operation, such as `PutBucketLifecycleConfiguration`.
@@ -77,6 +79,7 @@ impl Operation {
             HeadObject => "HeadObject",
             DeleteObject => "DeleteObject",
             DeleteObjects => "DeleteObjects",
+            GetObjectTagging => "GetObjectTagging",
             CreateMultipartUpload => "CreateMultipartUpload",
             UploadPart => "UploadPart",
             UploadPartCopy => "UploadPartCopy",
@@ -547,6 +550,9 @@ const OBJECT_SUBRESOURCES: &[(&str, &str, &str, &str)] = &[
 fn object_operation(method: &Method, query: &Query, copy: bool) -> Option<Operation> {
     use Operation::*;
     if *method != Method::HEAD && *method != Method::POST {
+        if *method == Method::GET && query.has("tagging") {
+            return Some(GetObjectTagging);
+        }
         for (param, get, put, delete) in OBJECT_SUBRESOURCES {
             if query.has(param) {
                 return by_method(method, get, put, delete);

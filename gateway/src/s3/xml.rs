@@ -407,6 +407,11 @@ pub fn list_objects_v2(page: &ListPage, tokens: &ListV2Tokens, owner: Option<&Ow
     document("ListBucketResult", &doc)
 }
 
+/// The `Tagging` document of an object without tags.
+pub fn empty_tagging() -> String {
+    finish_document("Tagging", "<Tagging><TagSet></TagSet></Tagging>")
+}
+
 // ---------------------------------------------------------------------------------------------
 // DeleteObjects
 
