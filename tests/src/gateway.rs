@@ -33,24 +33,50 @@ pub struct Gateway {
     /// `http://127.0.0.1:PORT`.
     pub endpoint: String,
     data_dir: tempfile::TempDir,
-    process: Guarded,
+    /// Always `Some`, but while [`Gateway::restart`] swaps processes.
+    process: Option<Guarded>,
+    /// The S3 server it fronts (endpoint, region, credentials); `None` for the folder.
+    s3: Option<(String, String, Creds)>,
 }
 
 impl Gateway {
     /// Starts the gateway in front of `backend` and waits until it is ready.
     pub fn start(backend: BackendKind<'_>) -> Gateway {
         let data_dir = tempfile::tempdir().expect("temp data dir");
-        let addr = format!("127.0.0.1:{}", process::free_port());
-        let command = serve_command(&addr, data_dir.path(), backend);
+        let s3 = match backend {
+            BackendKind::Folder => None,
+            BackendKind::S3(server) => Some((
+                server.endpoint.clone(),
+                server.region.clone(),
+                server.creds.clone(),
+            )),
+        };
+        let mut gateway = Gateway {
+            endpoint: String::new(),
+            data_dir,
+            process: None,
+            s3,
+        };
+        gateway.run();
+        gateway
+    }
 
-        let log = data_dir.path().with_extension("log");
+    /// Stops this gateway's process and starts another on the same data dir and backend, on a
+    /// new port: whatever the first kept only in memory is gone.
+    pub fn restart(&mut self) {
+        drop(self.process.take()); // waits for the process to end
+        self.run();
+    }
+
+    fn run(&mut self) {
+        let addr = format!("127.0.0.1:{}", process::free_port());
+        let command = serve_command(&addr, self.data_dir.path(), self.s3.as_ref());
+
+        let log = self.data_dir.path().with_extension("log");
         let mut process = Guarded::spawn(command, &log);
         process.wait_ready(&addr, "/health/ready");
-        Gateway {
-            endpoint: format!("http://{addr}"),
-            data_dir,
-            process,
-        }
+        self.endpoint = format!("http://{addr}");
+        self.process = Some(process);
     }
 
     /// The gateway's data dir (the folder backend keeps objects under `objects/`).
@@ -60,7 +86,7 @@ impl Gateway {
 
     /// The gateway's log so far.
     pub fn log(&self) -> String {
-        self.process.log()
+        self.process.as_ref().map(Guarded::log).unwrap_or_default()
     }
 
     /// The test credentials.
@@ -84,7 +110,7 @@ impl Drop for Gateway {
 }
 
 /// `sealgate serve` with the listen address, data dir, credentials and backend options.
-fn serve_command(addr: &str, data_dir: &Path, backend: BackendKind<'_>) -> Command {
+fn serve_command(addr: &str, data_dir: &Path, s3: Option<&(String, String, Creds)>) -> Command {
     let mut command = Command::new(binary());
     for (name, _) in std::env::vars().filter(|(k, _)| k.starts_with("SEALGATE_")) {
         command.env_remove(name);
@@ -103,15 +129,15 @@ fn serve_command(addr: &str, data_dir: &Path, backend: BackendKind<'_>) -> Comma
         command.env("RUST_LOG", "info,sealgate=debug");
     }
 
-    if let BackendKind::S3(server) = backend {
-        command.arg("--backend-endpoint").arg(&server.endpoint);
-        command.arg("--backend-region").arg(&server.region);
+    if let Some((endpoint, region, creds)) = s3 {
+        command.arg("--backend-endpoint").arg(endpoint);
+        command.arg("--backend-region").arg(region);
         command
             .arg("--backend-access-key-id")
-            .arg(&server.creds.access_key_id);
+            .arg(&creds.access_key_id);
         command
             .arg("--backend-secret-access-key")
-            .arg(&server.creds.secret_access_key);
+            .arg(&creds.secret_access_key);
     }
     command
 }

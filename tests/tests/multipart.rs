@@ -4,7 +4,7 @@
 
 use sealgate_tests::data::{self, SEGMENT, body};
 use sealgate_tests::multipart::{Upload, multipart_etag, upload_object};
-use sealgate_tests::{Target, conformance, xml};
+use sealgate_tests::{BackendKind, Gateway, Kind, S3Server, Target, conformance, xml};
 
 conformance!(
     parts_out_of_order_round_trip,
@@ -18,7 +18,10 @@ conformance!(
     list_parts_pages,
     list_uploads_by_key,
     single_put_replaces_a_multipart_object,
-    delete_removes_a_multipart_object,
+    delete_removes_a_multipart_object;
+    gateway:
+    ranged_reads_fetch_only_their_segments,
+    an_upload_outlives_the_process_that_began_it,
 );
 
 const MIB: usize = 1024 * 1024;
@@ -483,4 +486,86 @@ async fn list_uploads(t: &Target, bucket: &str, params: &[(&str, &str)]) -> Stri
         .await
         .expect_status(200, "ListMultipartUploads")
         .text()
+}
+
+/// The backend bytes a gateway has read so far, from its `/metrics`.
+async fn backend_bytes_read(t: &Target) -> u64 {
+    let url = format!("{}/metrics", t.gateway().endpoint);
+    let text = reqwest::get(&url).await.unwrap().text().await.unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("sealgate_backend_bytes_read_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("sealgate_backend_bytes_read_total in /metrics")
+}
+
+async fn ranged_reads_fetch_only_their_segments(t: Target) {
+    let bucket = t.bucket().await;
+    let parts = three_parts();
+    let whole = parts.concat();
+    upload_object(&t.client, &bucket, "k", &refs(&parts)).await;
+    let table = 3 * 28 + 16;
+    let sealed_segment = (SEGMENT + 16) as u64;
+
+    // 100 bytes on each side of the boundary between parts 1 and 2: one segment of each part.
+    let start = parts[0].len() - 100;
+    let before = backend_bytes_read(&t).await;
+    let resp = t
+        .client
+        .get(&bucket, "k")
+        .header("range", &format!("bytes={start}-{}", start + 199))
+        .send()
+        .await
+        .expect_status(206, "ranged GET across parts");
+    let read = backend_bytes_read(&t).await - before;
+
+    assert!(resp.body == whole[start..start + 200]);
+    // Part 1 ends in a 3-byte segment: the range needs the segment before it too.
+    let most = table + 3 * sealed_segment;
+    assert!(
+        read <= most,
+        "read {read} backend bytes for 200, at most {most}"
+    );
+}
+
+async fn an_upload_outlives_the_process_that_began_it(t: Target) {
+    let backend = match t.kind {
+        Kind::Folder => BackendKind::Folder,
+        Kind::S3 => BackendKind::S3(S3Server::shared()),
+        _ => return,
+    };
+    let mut gateway = Gateway::start(backend);
+    let client = gateway.client();
+    let bucket = data::bucket_name("restart");
+    client.create_bucket(&bucket).await;
+    let parts = three_parts();
+    let upload = Upload::create(&client, &bucket, "k").await;
+    let one = upload.part(1, &parts[0]).await;
+    let id = upload.id.clone();
+
+    // Another process on the same data dir and backend takes over the upload.
+    gateway.restart();
+    let client = gateway.client();
+    let upload = Upload {
+        client: &client,
+        bucket: bucket.clone(),
+        key: "k".to_owned(),
+        id,
+    };
+    let three = upload.part(3, &parts[2]).await;
+    let two = upload.part(2, &parts[1]).await;
+    let listed = client
+        .get(&bucket, "")
+        .flag("uploads")
+        .send()
+        .await
+        .expect_status(200, "ListMultipartUploads")
+        .text();
+    assert_eq!(
+        xml::values(&listed, "UploadId"),
+        [upload.id.clone()],
+        "{listed}"
+    );
+    upload.complete(&[(1, one), (2, two), (3, three)]).await;
+
+    assert_eq!(client.get_object(&bucket, "k").await, parts.concat());
 }

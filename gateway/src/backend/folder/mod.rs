@@ -31,7 +31,7 @@ use crate::body::ByteStream;
 const PART_SIZE: usize = 1024 * 1024;
 
 /// Size of the pieces a body is read in.
-const READ_CHUNK: usize = 256 * 1024;
+const READ_CHUNK: usize = 1024 * 1024;
 
 /// Reads retried when an object is replaced between reading its header and its body.
 const READ_ATTEMPTS: usize = 3;
