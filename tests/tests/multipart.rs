@@ -562,7 +562,7 @@ async fn an_upload_outlives_the_process_that_began_it(t: Target) {
         .text();
     assert_eq!(
         xml::values(&listed, "UploadId"),
-        [upload.id.clone()],
+        [upload.id.as_str()],
         "{listed}"
     );
     upload.complete(&[(1, one), (2, two), (3, three)]).await;
