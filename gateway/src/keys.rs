@@ -114,8 +114,7 @@ pub fn part_key(
 ) -> Result<kms_core::aead::Key, kms_core::Error> {
     let mut info = PART_KEY_INFO.to_vec();
     info.extend_from_slice(&part_number.to_be_bytes());
-    let derived = upload_key.derive(attempt, &info)?;
-    kms_core::aead::Key::new(derived.as_bytes())
+    derived_key(upload_key, attempt, &info)
 }
 
 /// What a completion key is derived for. Do not change: every completed multipart object's part
@@ -129,8 +128,7 @@ pub fn completion_key(
     upload_key: &DataKey,
     completion: &[u8; 16],
 ) -> Result<kms_core::aead::Key, kms_core::Error> {
-    let derived = upload_key.derive(completion, COMPLETION_KEY_INFO)?;
-    kms_core::aead::Key::new(derived.as_bytes())
+    derived_key(upload_key, completion, COMPLETION_KEY_INFO)
 }
 
 /// What a headers key is derived for. Do not change: headers replaced by a copy were sealed
@@ -144,7 +142,16 @@ pub fn headers_key(
     data_key: &DataKey,
     salt: &[u8; 16],
 ) -> Result<kms_core::aead::Key, kms_core::Error> {
-    let derived = data_key.derive(salt, HEADERS_KEY_INFO)?;
+    derived_key(data_key, salt, HEADERS_KEY_INFO)
+}
+
+/// The AEAD key HKDF derives from `key` with `salt` and `info`.
+fn derived_key(
+    key: &DataKey,
+    salt: &[u8],
+    info: &[u8],
+) -> Result<kms_core::aead::Key, kms_core::Error> {
+    let derived = key.derive(salt, info)?;
     kms_core::aead::Key::new(derived.as_bytes())
 }
 

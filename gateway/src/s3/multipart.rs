@@ -63,7 +63,7 @@ pub async fn create(
 
     let upload_id = parts::new_upload_id();
     let body = record.to_bytes();
-    let stored = record_meta(body.len() as u64);
+    let stored = record_meta();
     call.app
         .records
         .put(
@@ -857,7 +857,7 @@ fn combined_md5(chosen: &[Chosen]) -> [u8; 16] {
 }
 
 /// Metadata of an upload record.
-fn record_meta(_len: u64) -> StoredMeta {
+fn record_meta() -> StoredMeta {
     [(meta::FORMAT.to_owned(), meta::FORMAT_VERSION.to_owned())].into()
 }
 

@@ -157,9 +157,7 @@ impl BucketApi {
             ("x-amz-copy-source".to_owned(), source),
             ("x-amz-metadata-directive".to_owned(), "REPLACE".to_owned()),
         ];
-        for (name, value) in meta {
-            headers.push((format!("x-amz-meta-{name}"), value.clone()));
-        }
+        headers.extend(meta_headers(meta));
         let bucket = names.to_bucket;
         let request = self
             .signed_with(Method::PUT, &url, &headers, Bytes::new())
@@ -167,13 +165,7 @@ impl BucketApi {
         let mut request =
             reqwest::Request::try_from(request).map_err(|e| unavailable(bucket, e))?;
         *request.timeout_mut() = Some(COPY_TIMEOUT);
-        let response = self
-            .client
-            .execute(request)
-            .await
-            .map_err(|e| unavailable(bucket, e))?;
-        let status = response.status();
-        let body = response.bytes().await.map_err(|e| unavailable(bucket, e))?;
+        let (status, body) = exchange(&self.client, bucket, request).await?;
         // S3 may answer 200 and still report a failure in the body.
         let code = error_code(&body);
         match (status, code.as_str()) {
@@ -206,22 +198,14 @@ impl BucketApi {
     ) -> Result<(), BackendError> {
         let url = format!("{}/{bucket}/{}", self.endpoint, encode_path(name));
         let mut headers = vec![("content-length".to_owned(), size.to_string())];
-        for (name, value) in meta {
-            headers.push((format!("x-amz-meta-{name}"), value.clone()));
-        }
+        headers.extend(meta_headers(meta));
         let request = self
             .signed_unsigned_payload(Method::PUT, &url, &headers)
             .map_err(|e| unavailable(bucket, e))?;
         let (parts, ()) = request.into_parts();
         let request = http::Request::from_parts(parts, reqwest::Body::wrap_stream(body));
         let request = reqwest::Request::try_from(request).map_err(|e| unavailable(bucket, e))?;
-        let response = self
-            .stream_client
-            .execute(request)
-            .await
-            .map_err(|e| unavailable(bucket, e))?;
-        let status = response.status();
-        let body = response.bytes().await.map_err(|e| unavailable(bucket, e))?;
+        let (status, body) = exchange(&self.stream_client, bucket, request).await?;
         outcome(bucket, status, &body)
     }
 
@@ -264,14 +248,7 @@ impl BucketApi {
             .signed(method, &url, body)
             .map_err(|e| unavailable(bucket, e))?;
         let request = reqwest::Request::try_from(request).map_err(|e| unavailable(bucket, e))?;
-        let response = self
-            .client
-            .execute(request)
-            .await
-            .map_err(|e| unavailable(bucket, e))?;
-        let status = response.status();
-        let body = response.bytes().await.map_err(|e| unavailable(bucket, e))?;
-        Ok((status, body))
+        exchange(&self.client, bucket, request).await
     }
 
     fn signed(
@@ -357,6 +334,27 @@ impl BucketApi {
         instructions.apply_to_request_http1x(request);
         Ok(())
     }
+}
+
+/// Sends `request` with `client` and reads the whole answer.
+async fn exchange(
+    client: &reqwest::Client,
+    bucket: &str,
+    request: reqwest::Request,
+) -> Result<(StatusCode, Bytes), BackendError> {
+    let response = client
+        .execute(request)
+        .await
+        .map_err(|e| unavailable(bucket, e))?;
+    let status = response.status();
+    let body = response.bytes().await.map_err(|e| unavailable(bucket, e))?;
+    Ok((status, body))
+}
+
+/// Object metadata as `x-amz-meta-*` request headers.
+fn meta_headers(meta: &crate::backend::StoredMeta) -> impl Iterator<Item = (String, String)> + '_ {
+    meta.iter()
+        .map(|(name, value)| (format!("x-amz-meta-{name}"), value.clone()))
 }
 
 /// A backend name as a URL path: every byte but unreserved ones and `/` percent-encoded.
