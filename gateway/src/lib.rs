@@ -13,6 +13,7 @@ pub mod body;
 pub mod config;
 pub mod error;
 pub mod keys;
+pub mod kms_api;
 pub mod metrics;
 pub mod s3;
 pub mod seal;

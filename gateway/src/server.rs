@@ -87,6 +87,9 @@ impl App {
                 "/health/live" if unsigned => full(StatusCode::OK, "ok\n"),
                 "/health/ready" if unsigned => self.ready().await,
                 "/metrics" if unsigned => full(StatusCode::OK, self.metrics.render()),
+                _ if crate::kms_api::is_kms(&request) => {
+                    crate::kms_api::handle(&self, request).await
+                }
                 _ => crate::s3::handle(&self, request, &request_id).await,
             }
         }
