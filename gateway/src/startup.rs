@@ -94,12 +94,56 @@ pub async fn run(config: Config) -> Result<(), StartupError> {
             source,
         })?;
     tracing::info!(address = %config.listen, data_dir = %config.data_dir.display(), "listening");
+    tokio::spawn(run_key_schedule(Arc::clone(app.keys.kms())));
     crate::server::serve(app, listener)
         .await
         .map_err(|source| StartupError::Listen {
             addr: config.listen,
             source,
         })
+}
+
+/// How often scheduled rotations and deletions are looked for.
+const KEY_SCHEDULE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Performs scheduled rotations and deletions that are due, at start-up (catching up on dates
+/// missed while the process was down) and every [`KEY_SCHEDULE_INTERVAL`] after. The schedule
+/// lives in the key store, so nothing is lost across restarts.
+async fn run_key_schedule(kms: Arc<Kms>) {
+    let mut ticks = tokio::time::interval(KEY_SCHEDULE_INTERVAL);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let kms = Arc::clone(&kms);
+        let done = tokio::task::spawn_blocking(move || {
+            let now = time::OffsetDateTime::now_utc();
+            (kms.rotate_due(now), kms.delete_due(now))
+        })
+        .await;
+        match done {
+            Ok((rotated, deleted)) => log_schedule(rotated, deleted),
+            Err(e) => tracing::error!(error = %e, "key schedule task failed"),
+        }
+    }
+}
+
+fn log_schedule(
+    rotated: Result<Vec<kms_core::KeyRotation>, kms_core::Error>,
+    deleted: Result<Vec<String>, kms_core::Error>,
+) {
+    match rotated {
+        Ok(rotations) => rotations.iter().for_each(|r| {
+            tracing::info!(key_id = %r.key_id, version = r.key_version, "master key rotated");
+        }),
+        Err(e) => tracing::error!(error = %e, "scheduled rotation failed; retried next time"),
+    }
+    match deleted {
+        // Crypto-erase: every object under the key is unreadable from here on.
+        Ok(keys) => keys.iter().for_each(|key_id| {
+            tracing::warn!(key_id = %key_id, "master key material destroyed after its waiting period");
+        }),
+        Err(e) => tracing::error!(error = %e, "scheduled deletion failed; retried next time"),
+    }
 }
 
 fn create_dir(path: &Path) -> Result<(), StartupError> {
