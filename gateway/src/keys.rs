@@ -22,6 +22,8 @@ pub struct ObjectKey {
     pub wrapped: Vec<u8>,
     /// The id of the master key that wrapped it.
     pub master_key_id: String,
+    /// That master key's ARN, as SSE-KMS answers report it.
+    pub master_key_arn: String,
 }
 
 /// Data keys for objects, from the key management core.
@@ -42,14 +44,30 @@ impl DataKeys {
 
     /// A fresh data key for `bucket/key`, under the default master key.
     pub fn generate(&self, bucket: &str, key: &str) -> Result<ObjectKey, kms_core::Error> {
-        let master = self.kms.default_key()?;
+        self.generate_under(bucket, key, None, &EncryptionContext::new())
+    }
+
+    /// A fresh data key for `bucket/key` under the master key `key_ref` (the default master
+    /// key when `None`), with `extra` bound beside the object's ARN.
+    pub fn generate_under(
+        &self,
+        bucket: &str,
+        key: &str,
+        key_ref: Option<&str>,
+        extra: &EncryptionContext,
+    ) -> Result<ObjectKey, kms_core::Error> {
+        let master = match key_ref {
+            Some(key_ref) => key_ref.to_owned(),
+            None => self.kms.default_key()?.key_id,
+        };
         let generated = self
             .kms
-            .generate_data_key(&master.key_id, &context(bucket, key))?;
+            .generate_data_key(&master, &with_extra(context(bucket, key), extra))?;
         Ok(ObjectKey {
             key: kms_core::aead::Key::new(generated.plaintext.as_bytes())?,
             wrapped: generated.ciphertext_blob,
-            master_key_id: master.key_id,
+            master_key_id: generated.key_id,
+            master_key_arn: generated.key_arn,
         })
     }
 
@@ -71,26 +89,54 @@ impl DataKeys {
         key: &str,
         wrapped: &[u8],
     ) -> Result<DataKey, kms_core::Error> {
-        self.kms
-            .decrypt(wrapped, &context(bucket, key))?
-            .into_data_key()
+        let extra = EncryptionContext::new();
+        self.unwrap_with(bucket, key, wrapped, &extra)
+            .map(|(key, _)| key)
     }
 
-    /// The data key stored with `from_bucket/from_key`, wrapped anew for `to_bucket/to_key`
-    /// under the default master key, without the gateway seeing it.
+    /// Unwraps the data key stored with `bucket/key` and bound to `extra` too; returns it with
+    /// the ARN of the master key that wrapped it.
+    pub fn unwrap_with(
+        &self,
+        bucket: &str,
+        key: &str,
+        wrapped: &[u8],
+        extra: &EncryptionContext,
+    ) -> Result<(DataKey, String), kms_core::Error> {
+        let decrypted = self
+            .kms
+            .decrypt(wrapped, &with_extra(context(bucket, key), extra))?;
+        let arn = decrypted.key_arn.clone();
+        Ok((decrypted.into_data_key()?, arn))
+    }
+
+    /// The data key stored with `from.0/from.1` (bound to `from.2` too), wrapped anew for
+    /// `to.0/to.1` under the master key `to.2` (the default master key when `None`) and bound to
+    /// `to.3`, without the gateway seeing it.
     pub fn rewrap(
         &self,
-        (from_bucket, from_key): (&str, &str),
-        (to_bucket, to_key): (&str, &str),
+        from: (&str, &str, &EncryptionContext),
+        to: (&str, &str, Option<&str>, &EncryptionContext),
         wrapped: &[u8],
     ) -> Result<Vec<u8>, kms_core::Error> {
-        let master = self.kms.default_key()?;
+        let master = match to.2 {
+            Some(key_ref) => key_ref.to_owned(),
+            None => self.kms.default_key()?.key_id,
+        };
         self.kms.re_encrypt(
             wrapped,
-            &context(from_bucket, from_key),
-            &master.key_id,
-            &context(to_bucket, to_key),
+            &with_extra(context(from.0, from.1), from.2),
+            &master,
+            &with_extra(context(to.0, to.1), to.3),
         )
+    }
+
+    /// The ARN of the master key `key_ref` (the default master key when `None`).
+    pub fn master_key_arn(&self, key_ref: Option<&str>) -> Result<String, kms_core::Error> {
+        match key_ref {
+            Some(key_ref) => self.kms.describe_key(key_ref).map(|k| k.arn),
+            None => self.kms.default_key().map(|k| k.arn),
+        }
     }
 
     /// Whether the key store answers, for `/health/ready`.
@@ -153,6 +199,14 @@ fn derived_key(
 ) -> Result<kms_core::aead::Key, kms_core::Error> {
     let derived = key.derive(salt, info)?;
     kms_core::aead::Key::new(derived.as_bytes())
+}
+
+/// `context` with the client's `extra` pairs beside it (they never name the object's ARN).
+fn with_extra(mut context: EncryptionContext, extra: &EncryptionContext) -> EncryptionContext {
+    for (name, value) in extra {
+        context.entry(name.clone()).or_insert_with(|| value.clone());
+    }
+    context
 }
 
 /// The encryption context of `bucket/key`.

@@ -216,3 +216,167 @@ async fn errors(t: Target) {
     let stderr = String::from_utf8_lossy(&bad.stderr);
     assert!(stderr.contains("ValidationException"), "{stderr}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// SSE-KMS on S3, on both backends
+
+sealgate_tests::gateway_only!(
+    sse_kms_objects_follow_their_master_keys,
+    aws_cli_uploads_under_a_chosen_key,
+);
+
+/// A new master key through the KMS API; returns its id and ARN.
+fn new_key(t: &Target, description: &str) -> (String, String) {
+    let out = t
+        .env()
+        .aws(&["kms", "create-key", "--description", description]);
+    let created = json(&out);
+    (
+        text(&created, "/KeyMetadata/KeyId"),
+        text(&created, "/KeyMetadata/Arn"),
+    )
+}
+
+async fn sse_kms_objects_follow_their_master_keys(t: Target) {
+    let bucket = t.bucket().await;
+    let (a, a_arn) = new_key(&t, "key a");
+    let (b, b_arn) = new_key(&t, "key b");
+    use base64::Engine;
+    let context = base64::engine::general_purpose::STANDARD.encode(br#"{"tenant":"blue"}"#);
+    let content = sealgate_tests::data::body(100_000);
+    let put = |key: &'static str, master: String, context: Option<String>| {
+        let mut req = t
+            .client
+            .put(&bucket, key)
+            .header("x-amz-server-side-encryption", "aws:kms")
+            .header("x-amz-server-side-encryption-aws-kms-key-id", &master)
+            .body(content.clone());
+        if let Some(context) = &context {
+            req = req.header("x-amz-server-side-encryption-context", context);
+        }
+        req.send()
+    };
+
+    let put_a = put("under-a", a.clone(), None)
+        .await
+        .expect_status(200, "PUT under a");
+    put("under-b", b.clone(), Some(context.clone()))
+        .await
+        .expect_status(200, "PUT under b");
+
+    assert_eq!(
+        put_a.header("x-amz-server-side-encryption"),
+        Some("aws:kms")
+    );
+    assert_eq!(
+        put_a.header("x-amz-server-side-encryption-aws-kms-key-id"),
+        Some(a_arn.as_str())
+    );
+    let etag = put_a.header("etag").unwrap().to_owned();
+    assert_ne!(
+        etag,
+        sealgate_tests::data::etag_of(&content),
+        "no MD5 for SSE-KMS"
+    );
+    let head_b = t
+        .client
+        .head(&bucket, "under-b")
+        .send()
+        .await
+        .expect_status(200, "HEAD b");
+    assert_eq!(
+        head_b.header("x-amz-server-side-encryption-aws-kms-key-id"),
+        Some(b_arn.as_str())
+    );
+    assert_eq!(
+        head_b.header("x-amz-server-side-encryption-context"),
+        Some(context.as_str())
+    );
+    assert_eq!(t.client.get_object(&bucket, "under-a").await, content);
+    assert_eq!(t.client.get_object(&bucket, "under-b").await, content);
+    let head_a = t
+        .client
+        .head(&bucket, "under-a")
+        .send()
+        .await
+        .expect_status(200, "HEAD a");
+    assert_eq!(head_a.header("etag"), Some(etag.as_str()));
+
+    // A disabled master key makes its objects unreadable, and only its own.
+    t.env().aws(&["kms", "disable-key", "--key-id", &a]);
+    t.client
+        .get(&bucket, "under-a")
+        .send()
+        .await
+        .expect_error(400, "KMS.DisabledException");
+    assert_eq!(t.client.get_object(&bucket, "under-b").await, content);
+    t.env().aws(&["kms", "enable-key", "--key-id", &a]);
+    assert_eq!(t.client.get_object(&bucket, "under-a").await, content);
+
+    // A copy may move an object under another master key; the body is not re-encrypted.
+    t.client
+        .put(&bucket, "moved")
+        .header("x-amz-copy-source", &format!("{bucket}/under-a"))
+        .header("x-amz-server-side-encryption", "aws:kms")
+        .header("x-amz-server-side-encryption-aws-kms-key-id", &b)
+        .send()
+        .await
+        .expect_status(200, "CopyObject to key b");
+    let moved = t
+        .client
+        .head(&bucket, "moved")
+        .send()
+        .await
+        .expect_status(200, "HEAD");
+    assert_eq!(
+        moved.header("x-amz-server-side-encryption-aws-kms-key-id"),
+        Some(b_arn.as_str())
+    );
+    assert_eq!(t.client.get_object(&bucket, "moved").await, content);
+    let missing = t
+        .client
+        .put(&bucket, "nowhere")
+        .header("x-amz-server-side-encryption", "aws:kms")
+        .header("x-amz-server-side-encryption-aws-kms-key-id", "alias/none")
+        .body("x")
+        .send()
+        .await;
+    missing.expect_error(400, "KMS.NotFoundException");
+}
+
+async fn aws_cli_uploads_under_a_chosen_key(t: Target) {
+    let (key, arn) = new_key(&t, "cli key");
+    let env = t.env();
+    let bucket = t.bucket().await;
+    let dir = tempfile::tempdir().unwrap();
+    let content = sealgate_tests::data::body(12 * 1024 * 1024 + 5);
+    let file = dir.path().join("up.bin");
+    std::fs::write(&file, &content).unwrap();
+    let url = format!("s3://{bucket}/big.bin");
+
+    let path = file.to_str().unwrap();
+    env.aws(&[
+        "s3",
+        "cp",
+        path,
+        &url,
+        "--sse",
+        "aws:kms",
+        "--sse-kms-key-id",
+        &key,
+    ]);
+
+    let head = json(&env.aws(&[
+        "s3api",
+        "head-object",
+        "--bucket",
+        &bucket,
+        "--key",
+        "big.bin",
+    ]));
+    assert_eq!(text(&head, "/ServerSideEncryption"), "aws:kms");
+    assert_eq!(text(&head, "/SSEKMSKeyId"), arn);
+    let down = dir.path().join("down.bin");
+    env.aws(&["s3", "cp", &url, down.to_str().unwrap()]);
+    assert!(std::fs::read(&down).unwrap() == content);
+}

@@ -19,6 +19,7 @@ use super::meta::{Multipart, ObjectMeta};
 use super::multipart::{self, PartTarget};
 use super::object::{self, Opened};
 use super::parts::{self, MAX_PART_SIZE};
+use super::sse::SseRequest;
 use super::{names, xml};
 use crate::error::Error;
 use crate::keys;
@@ -86,9 +87,9 @@ pub async fn copy_object(
 ) -> Result<Response<ResponseBody>, Error> {
     let source = CopySource::from_headers(&call.parts.headers)?;
     let replace = replaces_metadata(&call.parts.headers)?;
-    object::check_sse_request(&call.parts.headers)?;
+    let sse = SseRequest::from_headers(&call.parts.headers)?;
     let onto_itself = source.bucket == bucket && source.key == key;
-    if onto_itself && !replace {
+    if onto_itself && !replace && sse == SseRequest::default() {
         let msg = "This copy request is illegal because it is trying to copy an object to itself \
                    without changing the object's metadata, storage class, website redirect \
                    location or encryption attributes.";
@@ -106,7 +107,7 @@ pub async fn copy_object(
         return Err(S3Error::with_message(S3ErrorCode::InvalidRequest, msg).into());
     }
 
-    let meta = copied_meta(call, &source, (bucket, key), &opened, new_headers).await?;
+    let meta = copied_meta(call, &source, (bucket, key), &opened, (new_headers, &sse)).await?;
     let previous = multipart::previous_upload(call, bucket, key).await;
     let copied = call
         .app
@@ -126,7 +127,8 @@ pub async fn copy_object(
     let etag = opened.etag.trim_matches('"');
     let document = xml::copy_object_result(etag, copied.last_modified.into());
     let mut response = super::bucket::xml_response(document);
-    object::set_sse(&mut response);
+    let arn = call.app.keys.master_key_arn(sse.key_ref.as_deref())?;
+    sse.sse.apply(response.headers_mut(), &arn);
     Ok(response)
 }
 
@@ -137,13 +139,16 @@ async fn copied_meta(
     source: &CopySource,
     (bucket, key): (&str, &str),
     opened: &Opened,
-    new_headers: Option<StoredHeaders>,
+    (new_headers, sse): (Option<StoredHeaders>, &SseRequest),
 ) -> Result<ObjectMeta, Error> {
-    let from = (source.bucket.as_str(), source.key.as_str());
+    let from_context = opened.meta.sse.context()?;
+    let to_context = sse.sse.context()?;
+    let from = (source.bucket.as_str(), source.key.as_str(), &from_context);
+    let to = (bucket, key, sse.key_ref.as_deref(), &to_context);
     let wrapped_key = call
         .app
         .keys
-        .rewrap(from, (bucket, key), &opened.meta.wrapped_key)
+        .rewrap(from, to, &opened.meta.wrapped_key)
         .map_err(|e| Error::from_unwrap(&source.bucket, &source.key, e))?;
     let (sealed_headers, headers_salt) = match new_headers {
         None => (opened.meta.sealed_headers.clone(), opened.meta.headers_salt),
@@ -168,6 +173,7 @@ async fn copied_meta(
         headers_salt,
         sealed_etag: opened.meta.sealed_etag.clone(),
         multipart,
+        sse: sse.sse.clone(),
     })
 }
 
@@ -279,7 +285,7 @@ pub async fn upload_part_copy(
 
     let document = xml::copy_part_result(&hex::encode(md5), std::time::SystemTime::now());
     let mut response = super::bucket::xml_response(document);
-    object::set_sse(&mut response);
+    upload.report_sse(&mut response);
     Ok(response)
 }
 

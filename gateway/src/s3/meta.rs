@@ -7,6 +7,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
+use super::sse::Sse;
 use crate::backend::StoredMeta;
 use crate::seal;
 
@@ -29,6 +30,12 @@ pub const PARTS: &str = "sealgate-parts";
 /// `x-amz-metadata-directive: REPLACE`); without it the headers are sealed under the data key.
 /// Do not change.
 pub const HEADERS_KEY: &str = "sealgate-headers-key";
+/// Metadata name of the encryption an object was asked for: `aws:kms` for SSE-KMS, absent for
+/// SSE-S3. Do not change.
+pub const SSE: &str = "sealgate-sse";
+/// Metadata name of an SSE-KMS object's client encryption context (base64 JSON, as the client
+/// sent it); bound into the wrapped data key, so it is needed to unwrap it. Do not change.
+pub const CONTEXT: &str = "sealgate-context";
 
 /// The only format version this build writes; it reads every version listed in format.md.
 pub const FORMAT_VERSION: &str = "1";
@@ -49,6 +56,8 @@ pub struct ObjectMeta {
     pub sealed_etag: Option<Vec<u8>>,
     /// Set for an object completed from a multipart upload, whose body is its part table.
     pub multipart: Option<Multipart>,
+    /// The encryption the object was asked for.
+    pub sse: Sse,
 }
 
 /// What the metadata of a multipart object says of its upload.
@@ -83,6 +92,12 @@ impl ObjectMeta {
         }
         if let Some(salt) = &self.headers_salt {
             stored.insert(HEADERS_KEY.to_owned(), hex::encode(salt));
+        }
+        if let Sse::Kms { context } = &self.sse {
+            stored.insert(SSE.to_owned(), "aws:kms".to_owned());
+            if let Some(context) = context {
+                stored.insert(CONTEXT.to_owned(), context.clone());
+            }
         }
         if let Some(multipart) = &self.multipart {
             let upload = format!(
@@ -121,6 +136,7 @@ impl ObjectMeta {
             sealed_etag: stored.get(ETAG).map(|etag| decode(etag)).transpose()?,
             headers_salt: stored.get(HEADERS_KEY).map(|s| salt(s)).transpose()?,
             multipart: multipart(stored)?,
+            sse: sse(stored)?,
         })
     }
 
@@ -130,6 +146,18 @@ impl ObjectMeta {
             Some(m) => stored_len == crate::s3::parts::PartTable::sealed_len(m.parts),
             None => seal::plaintext_len(stored_len) == Some(self.size),
         }
+    }
+}
+
+fn sse(stored: &StoredMeta) -> Result<Sse, MetaError> {
+    match stored.get(SSE).map(String::as_str) {
+        None => Ok(Sse::S3),
+        Some("aws:kms") => Ok(Sse::Kms {
+            context: stored.get(CONTEXT).cloned(),
+        }),
+        Some(_) => Err(MetaError {
+            reason: "unknown encryption",
+        }),
     }
 }
 
@@ -185,6 +213,9 @@ mod tests {
             sealed_etag: Some(vec![6; 32]),
             headers_salt: Some([5; 16]),
             multipart: None,
+            sse: Sse::Kms {
+                context: Some("e30=".to_owned()),
+            },
         }
     }
 

@@ -23,5 +23,6 @@ mod list;
 mod multipart;
 mod object;
 pub mod parts;
+pub mod sse;
 
 pub use dispatch::{Call, handle, read_small_body};

@@ -27,6 +27,7 @@ use super::headers::StoredHeaders;
 use super::meta::{self, Multipart, ObjectMeta};
 use super::object::{self, Opened};
 use super::parts::{self, PartEntry, PartTable, UploadRecord};
+use super::sse::{Sse, SseRequest};
 use super::xml;
 use crate::backend::{Backend, BackendError, StoredMeta};
 use crate::body::ByteStream;
@@ -49,17 +50,13 @@ pub async fn create(
     key: &str,
 ) -> Result<Response<ResponseBody>, Error> {
     let headers = StoredHeaders::from_request(&call.parts.headers)?;
-    object::check_sse_request(&call.parts.headers)?;
+    let sse = SseRequest::from_headers(&call.parts.headers)?;
     call.app.backend.head_bucket(bucket).await?;
 
-    let upload_key = call.app.keys.generate(bucket, key)?;
+    let upload_key = object::generate_key(call, bucket, key, &sse)?;
     let sealed_headers = seal::seal_headers(&upload_key.key, &object::headers_json(&headers)?)?;
-    let record = UploadRecord::new(
-        key,
-        &call.who.principal,
-        &upload_key.wrapped,
-        &sealed_headers,
-    );
+    let sealed = (upload_key.wrapped.as_slice(), sealed_headers.as_slice());
+    let record = UploadRecord::new(key, &call.who.principal, sealed, &sse.sse);
 
     let upload_id = parts::new_upload_id();
     let body = record.to_bytes();
@@ -78,7 +75,8 @@ pub async fn create(
 
     let document = xml::initiate_multipart_upload_result(bucket, key, &upload_id);
     let mut response = super::bucket::xml_response(document);
-    object::set_sse(&mut response);
+    sse.sse
+        .apply(response.headers_mut(), &upload_key.master_key_arn);
     Ok(response)
 }
 
@@ -109,7 +107,7 @@ pub async fn upload_part(
 
     let mut response = empty(StatusCode::OK);
     object::set(&mut response, http::header::ETAG, &object::quoted(&md5));
-    object::set_sse(&mut response);
+    upload.report_sse(&mut response);
     Ok(response)
 }
 
@@ -190,6 +188,7 @@ pub async fn complete(
             completion,
             parts: part_count,
         }),
+        sse: upload.sse.clone(),
     };
 
     let previous = previous_upload(call, bucket, key).await;
@@ -228,7 +227,7 @@ pub async fn complete(
     let location = format!("/{bucket}/{key}");
     let document = xml::complete_multipart_upload_result(&location, bucket, key, &etag);
     let mut response = super::bucket::xml_response(document);
-    object::set_sse(&mut response);
+    upload.report_sse(&mut response);
     Ok(response)
 }
 
@@ -580,6 +579,17 @@ pub struct Upload {
     sealed_headers: Vec<u8>,
     /// The client headers.
     headers: StoredHeaders,
+    /// The encryption it was created with.
+    pub sse: Sse,
+    /// The ARN of the master key that wraps its data key.
+    pub master_key_arn: String,
+}
+
+impl Upload {
+    /// Sets the SSE headers S3 answers part and completion requests with.
+    pub fn report_sse(&self, response: &mut Response<ResponseBody>) {
+        self.sse.apply(response.headers_mut(), &self.master_key_arn);
+    }
 }
 
 /// Reads and opens the upload record of `upload_id`; `NoSuchUpload` if there is none for `key`.
@@ -605,10 +615,11 @@ pub async fn read_upload(
     let sealed_headers = record
         .sealed_headers()
         .ok_or_else(|| corrupt("upload record headers"))?;
-    let data_key = call
+    let sse = record.sse();
+    let (data_key, master_key_arn) = call
         .app
         .keys
-        .unwrap_data_key(bucket, key, &wrapped_key)
+        .unwrap_with(bucket, key, &wrapped_key, &sse.context()?)
         .map_err(|e| Error::from_unwrap(bucket, key, e))?;
     let headers_key = kms_core::aead::Key::new(data_key.as_bytes())?;
     let headers = object::open_headers(bucket, key, &headers_key, &sealed_headers)?;
@@ -617,6 +628,8 @@ pub async fn read_upload(
         wrapped_key,
         sealed_headers,
         headers,
+        sse,
+        master_key_arn,
     })
 }
 

@@ -20,6 +20,7 @@ use super::headers::{self, Conditions, Precondition, RangeOutcome, StoredHeaders
 use super::meta::ObjectMeta;
 use super::multipart;
 use super::parts::PartTable;
+use super::sse::{Sse, SseRequest};
 use super::xml::{DeleteError, DeleteResult, Deleted, ObjectIdentifier};
 use crate::backend::StoredObject;
 use crate::body::ByteStream;
@@ -35,8 +36,6 @@ const INLINE_ETAG_LIMIT: u64 = 1024 * 1024;
 /// Sealed segments a PUT may run ahead of the backend write (1 MiB). GETs have none: the
 /// opener's pieces are large already, and a task of its own costs a GET more than it saves.
 pub(super) const READ_AHEAD_CHUNKS: usize = 16;
-/// The server-side-encryption header S3 returns for objects under the default master key.
-const SSE_HEADER: &str = "x-amz-server-side-encryption";
 /// The header that gives a multipart object's part count on a `partNumber` request.
 const PARTS_COUNT_HEADER: &str = "x-amz-mp-parts-count";
 
@@ -50,6 +49,8 @@ pub struct Opened {
     pub key: Arc<kms_core::aead::Key>,
     /// The same data key as bytes: a multipart object's part keys are derived from it.
     pub data_key: Arc<kms_core::DataKey>,
+    /// The ARN of the master key that wraps it.
+    pub master_key_arn: String,
     /// The client headers kept with the object.
     pub headers: StoredHeaders,
     /// The quoted ETag.
@@ -71,23 +72,26 @@ pub async fn put(
     body: Incoming,
 ) -> Result<Response<ResponseBody>, Error> {
     let headers = StoredHeaders::from_request(&call.parts.headers)?;
-    check_sse_request(&call.parts.headers)?;
+    let sse = SseRequest::from_headers(&call.parts.headers)?;
     let body = crate::auth::verify_body(&call.who, &call.parts, body)?;
     let size = body.decoded_length.ok_or(Error::MissingContentLength)?;
     if size > MAX_PUT_SIZE {
         return Err(Error::EntityTooLarge { size });
     }
 
-    let object_key = call.app.keys.generate(bucket, key)?;
+    let object_key = generate_key(call, bucket, key, &sse)?;
     let key_arc = Arc::new(object_key.key);
     let sealed_headers = seal::seal_headers(&key_arc, &headers_json(&headers)?)?;
 
-    let (input, inline_md5) = if size <= INLINE_ETAG_LIMIT {
-        let plaintext = collect(body.stream, size).await?;
-        let md5: [u8; 16] = md5::Md5::digest(&plaintext).into();
-        (single(plaintext), Some(md5))
-    } else {
-        (body.stream, None)
+    // As on AWS, an SSE-KMS object's ETag is no MD5 of its plaintext, which saves the MD5 pass.
+    let (input, inline_md5) = match &sse.sse {
+        Sse::Kms { .. } => (body.stream, Some(rand::random())),
+        Sse::S3 if size <= INLINE_ETAG_LIMIT => {
+            let plaintext = collect(body.stream, size).await?;
+            let md5: [u8; 16] = md5::Md5::digest(&plaintext).into();
+            (single(plaintext), Some(md5))
+        }
+        Sse::S3 => (body.stream, None),
     };
     let meta = ObjectMeta {
         wrapped_key: object_key.wrapped,
@@ -99,6 +103,7 @@ pub async fn put(
             .transpose()?
             .map(Vec::from),
         multipart: None,
+        sse: sse.sse.clone(),
     };
 
     let sealed = seal::seal_stream(key_arc.clone(), 0, size, inline_md5.is_none(), input);
@@ -125,8 +130,24 @@ pub async fn put(
 
     let mut response = empty(StatusCode::OK);
     set(&mut response, header::ETAG, &quoted(&md5));
-    set_sse(&mut response);
+    sse.sse
+        .apply(response.headers_mut(), &object_key.master_key_arn);
     Ok(response)
+}
+
+/// A fresh data key for `bucket/key` under the master key `sse` asks for.
+pub(super) fn generate_key(
+    call: &Call<'_>,
+    bucket: &str,
+    key: &str,
+    sse: &SseRequest,
+) -> Result<crate::keys::ObjectKey, Error> {
+    let context = sse.sse.context()?;
+    let generated = call
+        .app
+        .keys
+        .generate_under(bucket, key, sse.key_ref.as_deref(), &context);
+    Ok(generated?)
 }
 
 /// GetObject and HeadObject: `with_body` tells which.
@@ -224,10 +245,10 @@ pub async fn open(call: &Call<'_>, bucket: &str, key: &str) -> Result<Opened, Er
             "stored length does not match the metadata",
         ));
     }
-    let raw_key = call
+    let (raw_key, master_key_arn) = call
         .app
         .keys
-        .unwrap_data_key(bucket, key, &meta.wrapped_key)
+        .unwrap_with(bucket, key, &meta.wrapped_key, &meta.sse.context()?)
         .map_err(|e| Error::from_unwrap(bucket, key, e))?;
     let data_key = Arc::new(kms_core::aead::Key::new(raw_key.as_bytes())?);
     let headers_key = match &meta.headers_salt {
@@ -257,6 +278,7 @@ pub async fn open(call: &Call<'_>, bucket: &str, key: &str) -> Result<Opened, Er
         meta,
         key: data_key,
         data_key: Arc::new(raw_key),
+        master_key_arn,
         headers,
         etag,
     })
@@ -366,7 +388,8 @@ fn object_response(
         &headers::http_date(opened.last_modified()),
     );
     set(&mut response, header::ACCEPT_RANGES, "bytes");
-    set_sse(&mut response);
+    let arn = &opened.master_key_arn;
+    opened.meta.sse.apply(response.headers_mut(), arn);
     let mut stored = opened.headers.clone();
     stored.apply_overrides(&call.route.query);
     stored.apply(response.headers_mut());
@@ -440,24 +463,6 @@ async fn delete_one(call: &Call<'_>, bucket: &str, key: &str) -> Result<(), Erro
     Ok(())
 }
 
-/// Refuses encryption requests this build cannot honour, rather than storing differently.
-pub(super) fn check_sse_request(headers: &http::HeaderMap) -> Result<(), Error> {
-    match headers.get(SSE_HEADER).map(HeaderValue::as_bytes) {
-        None | Some(b"AES256") => Ok(()),
-        Some(b"aws:kms") | Some(b"aws:kms:dsse") => Err(Error::NotImplemented {
-            operation: "SSE-KMS with a chosen key (issue #4)",
-        }),
-        Some(_) => Err(Error::InvalidEncryptionAlgorithm),
-    }
-    .and_then(|()| {
-        if headers.contains_key("x-amz-server-side-encryption-customer-algorithm") {
-            Err(Error::NotImplemented { operation: "SSE-C" })
-        } else {
-            Ok(())
-        }
-    })
-}
-
 /// Collects a stream that must hold exactly `len` bytes (small bodies only).
 pub async fn collect(mut stream: ByteStream, len: u64) -> Result<Bytes, Error> {
     let capacity = usize::try_from(len).map_err(|_| Error::EntityTooLarge { size: len })?;
@@ -495,11 +500,6 @@ fn streaming(body: ByteStream, bucket: &str, key: &str) -> ResponseBody {
 /// An ETag: the quoted hex of an MD5.
 pub fn quoted(md5: &[u8; 16]) -> String {
     format!("\"{}\"", hex::encode(md5))
-}
-
-/// Says the object is encrypted, as S3 says of SSE-S3 objects.
-pub(super) fn set_sse(response: &mut Response<ResponseBody>) {
-    set(response, SSE_HEADER, "AES256");
 }
 
 /// Sets a response header; a value that is no valid header value is left out.

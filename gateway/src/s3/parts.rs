@@ -17,6 +17,8 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::{Deserialize, Serialize};
 
+use super::sse::Sse;
+
 /// Bytes of random upload id, written as lowercase hex.
 const UPLOAD_ID_BYTES: usize = 16;
 
@@ -108,11 +110,22 @@ pub struct UploadRecord {
     pub wrapped_key: String,
     /// The client headers sealed under the upload's data key (base64).
     pub headers: String,
+    /// `aws:kms` for an SSE-KMS upload; absent for SSE-S3.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sse: Option<String>,
+    /// An SSE-KMS upload's client encryption context (base64 JSON), bound into its data key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<String>,
 }
 
 impl UploadRecord {
     /// A record for `key`, created now by `owner`.
-    pub fn new(key: &str, owner: &str, wrapped_key: &[u8], sealed_headers: &[u8]) -> Self {
+    pub fn new(
+        key: &str,
+        owner: &str,
+        (wrapped_key, sealed_headers): (&[u8], &[u8]),
+        sse: &Sse,
+    ) -> Self {
         let now = time::OffsetDateTime::now_utc();
         let initiated = now
             .format(&time::format_description::well_known::Rfc3339)
@@ -123,6 +136,21 @@ impl UploadRecord {
             owner: owner.to_owned(),
             wrapped_key: BASE64.encode(wrapped_key),
             headers: BASE64.encode(sealed_headers),
+            sse: matches!(sse, Sse::Kms { .. }).then(|| "aws:kms".to_owned()),
+            context: match sse {
+                Sse::Kms { context } => context.clone(),
+                Sse::S3 => None,
+            },
+        }
+    }
+
+    /// The encryption the upload was created with.
+    pub fn sse(&self) -> Sse {
+        match self.sse.as_deref() {
+            Some("aws:kms") => Sse::Kms {
+                context: self.context.clone(),
+            },
+            _ => Sse::S3,
         }
     }
 
