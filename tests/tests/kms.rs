@@ -223,6 +223,7 @@ async fn errors(t: Target) {
 sealgate_tests::gateway_only!(
     sse_kms_objects_follow_their_master_keys,
     aws_cli_uploads_under_a_chosen_key,
+    bucket_default_encryption_applies_to_plain_puts,
 );
 
 /// A new master key through the KMS API; returns its id and ARN.
@@ -379,4 +380,80 @@ async fn aws_cli_uploads_under_a_chosen_key(t: Target) {
     let down = dir.path().join("down.bin");
     env.aws(&["s3", "cp", &url, down.to_str().unwrap()]);
     assert!(std::fs::read(&down).unwrap() == content);
+}
+
+async fn bucket_default_encryption_applies_to_plain_puts(t: Target) {
+    let bucket = t.bucket().await;
+    let (key, arn) = new_key(&t, "bucket default");
+    let encryption =
+        |method: http::Method| t.client.request(method, &bucket, "").flag("encryption");
+
+    encryption(http::Method::GET)
+        .send()
+        .await
+        .expect_error(404, "ServerSideEncryptionConfigurationNotFoundError");
+    let config = format!(
+        "<ServerSideEncryptionConfiguration><Rule><ApplyServerSideEncryptionByDefault>\
+         <SSEAlgorithm>aws:kms</SSEAlgorithm><KMSMasterKeyID>{key}</KMSMasterKeyID>\
+         </ApplyServerSideEncryptionByDefault></Rule></ServerSideEncryptionConfiguration>"
+    );
+    encryption(http::Method::PUT)
+        .body(config)
+        .send()
+        .await
+        .expect_status(200, "PutBucketEncryption");
+    let got = encryption(http::Method::GET)
+        .send()
+        .await
+        .expect_status(200, "GetBucketEncryption")
+        .text();
+    assert!(got.contains(&key) && got.contains("aws:kms"), "{got}");
+
+    t.client
+        .put_object(&bucket, "plain", b"by default".to_vec())
+        .await;
+    let head = t
+        .client
+        .head(&bucket, "plain")
+        .send()
+        .await
+        .expect_status(200, "HEAD");
+    assert_eq!(head.header("x-amz-server-side-encryption"), Some("aws:kms"));
+    assert_eq!(
+        head.header("x-amz-server-side-encryption-aws-kms-key-id"),
+        Some(arn.as_str())
+    );
+    t.client
+        .put(&bucket, "asked")
+        .header("x-amz-server-side-encryption", "AES256")
+        .body("asked for AES256")
+        .send()
+        .await
+        .expect_status(200, "PUT AES256");
+    let asked = t
+        .client
+        .head(&bucket, "asked")
+        .send()
+        .await
+        .expect_status(200, "HEAD");
+    assert_eq!(asked.header("x-amz-server-side-encryption"), Some("AES256"));
+
+    encryption(http::Method::DELETE)
+        .send()
+        .await
+        .expect_status(204, "DeleteBucketEncryption");
+    t.client
+        .put_object(&bucket, "after", b"after".to_vec())
+        .await;
+    let after = t
+        .client
+        .head(&bucket, "after")
+        .send()
+        .await
+        .expect_status(200, "HEAD");
+    assert_eq!(after.header("x-amz-server-side-encryption"), Some("AES256"));
+    assert_eq!(
+        t.client.get_object(&bucket, "plain").await,
+        b"by default".to_vec()
+    );
 }

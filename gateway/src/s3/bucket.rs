@@ -1,4 +1,5 @@
-//! Bucket handlers: ListBuckets, CreateBucket, HeadBucket, DeleteBucket, GetBucketLocation.
+//! Bucket handlers: ListBuckets, CreateBucket, HeadBucket, DeleteBucket, GetBucketLocation, and
+//! the bucket's default encryption (Put/Get/DeleteBucketEncryption).
 //!
 //! A Sealgate bucket is the backend bucket of the same name (a folder, or a bucket on the S3
 //! backend); these calls pass through to the backend with S3's rules and errors.
@@ -7,6 +8,8 @@ use http::{Response, StatusCode};
 use hyper::body::Incoming;
 
 use super::Call;
+use super::errors::{S3Error, S3ErrorCode};
+use super::sse::{Sse, SseRequest};
 use super::xml;
 use crate::error::Error;
 use crate::server::{ResponseBody, empty, full};
@@ -110,4 +113,100 @@ pub fn xml_response(body: String) -> Response<ResponseBody> {
 pub async fn versioning(call: &Call<'_>, bucket: &str) -> Result<Response<ResponseBody>, Error> {
     call.app.backend.head_bucket(bucket).await?;
     Ok(xml_response(xml::versioning_configuration()))
+}
+
+/// The record holding a bucket's default encryption: its `ServerSideEncryptionConfiguration`.
+const ENCRYPTION_RECORD: &str = "config/encryption";
+
+/// PutBucketEncryption: the default for objects stored without SSE headers, kept as a record
+/// in the bucket so every gateway process applies it.
+pub async fn put_encryption(
+    call: &Call<'_>,
+    bucket: &str,
+    body: Incoming,
+) -> Result<Response<ResponseBody>, Error> {
+    let document = super::read_small_body(call, body, MAX_CONFIGURATION_BODY).await?;
+    let config = xml::ServerSideEncryptionConfiguration::parse(&document)?;
+    if config
+        .rules
+        .iter()
+        .any(|r| r.default.sse_algorithm == "aws:kms:dsse")
+    {
+        return Err(Error::NotImplemented {
+            operation: "aws:kms:dsse",
+        });
+    }
+    call.app.backend.head_bucket(bucket).await?;
+
+    let stored = bytes::Bytes::from(config.to_xml());
+    let meta = [(
+        super::meta::FORMAT.to_owned(),
+        super::meta::FORMAT_VERSION.to_owned(),
+    )]
+    .into();
+    let len = stored.len() as u64;
+    let body = super::object::single(stored);
+    call.app
+        .records
+        .put(bucket, ENCRYPTION_RECORD, &meta, len, body)
+        .await?;
+    Ok(empty(StatusCode::OK))
+}
+
+/// GetBucketEncryption.
+pub async fn get_encryption(
+    call: &Call<'_>,
+    bucket: &str,
+) -> Result<Response<ResponseBody>, Error> {
+    call.app.backend.head_bucket(bucket).await?;
+    match read_encryption(call, bucket).await? {
+        Some(config) => Ok(xml_response(config.to_xml())),
+        None => Err(
+            S3Error::new(S3ErrorCode::ServerSideEncryptionConfigurationNotFoundError)
+                .with("BucketName", bucket)
+                .into(),
+        ),
+    }
+}
+
+/// DeleteBucketEncryption: objects stored without SSE headers go under the default master key.
+pub async fn delete_encryption(
+    call: &Call<'_>,
+    bucket: &str,
+) -> Result<Response<ResponseBody>, Error> {
+    call.app.backend.head_bucket(bucket).await?;
+    call.app.records.delete(bucket, ENCRYPTION_RECORD).await?;
+    Ok(empty(StatusCode::NO_CONTENT))
+}
+
+/// The encryption a write without SSE headers gets: the bucket's default, else SSE-S3.
+pub async fn default_encryption(call: &Call<'_>, bucket: &str) -> Result<SseRequest, Error> {
+    let Some(config) = read_encryption(call, bucket).await? else {
+        return Ok(SseRequest::default());
+    };
+    let Some(rule) = config.rules.first() else {
+        return Ok(SseRequest::default());
+    };
+    Ok(match rule.default.sse_algorithm.as_str() {
+        "aws:kms" => SseRequest {
+            sse: Sse::Kms { context: None },
+            key_ref: rule.default.kms_master_key_id.clone(),
+        },
+        _ => SseRequest::default(),
+    })
+}
+
+async fn read_encryption(
+    call: &Call<'_>,
+    bucket: &str,
+) -> Result<Option<xml::ServerSideEncryptionConfiguration>, Error> {
+    let (stored, _, body) = match call.app.records.get(bucket, ENCRYPTION_RECORD, None).await {
+        Ok(found) => found,
+        Err(crate::backend::BackendError::NoSuchKey { .. }) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let bytes = super::object::collect(body, stored.size).await?;
+    let config = xml::ServerSideEncryptionConfiguration::parse(&bytes)
+        .map_err(|e| Error::corrupt(bucket, ENCRYPTION_RECORD, e))?;
+    Ok(Some(config))
 }

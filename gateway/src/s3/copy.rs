@@ -87,9 +87,9 @@ pub async fn copy_object(
 ) -> Result<Response<ResponseBody>, Error> {
     let source = CopySource::from_headers(&call.parts.headers)?;
     let replace = replaces_metadata(&call.parts.headers)?;
-    let sse = SseRequest::from_headers(&call.parts.headers)?;
+    let asked = SseRequest::requested(&call.parts.headers)?;
     let onto_itself = source.bucket == bucket && source.key == key;
-    if onto_itself && !replace && sse == SseRequest::default() {
+    if onto_itself && !replace && asked.is_none() {
         let msg = "This copy request is illegal because it is trying to copy an object to itself \
                    without changing the object's metadata, storage class, website redirect \
                    location or encryption attributes.";
@@ -99,6 +99,10 @@ pub async fn copy_object(
         .then(|| StoredHeaders::from_request(&call.parts.headers))
         .transpose()?;
     call.app.backend.head_bucket(bucket).await?;
+    let sse = match asked {
+        Some(sse) => sse,
+        None => super::bucket::default_encryption(call, bucket).await?,
+    };
     let opened = object::open(call, &source.bucket, &source.key).await?;
     check_copy_conditions(&call.parts.headers, &opened)?;
     if opened.meta.size > MAX_COPY_SIZE {

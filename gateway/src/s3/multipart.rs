@@ -50,7 +50,10 @@ pub async fn create(
     key: &str,
 ) -> Result<Response<ResponseBody>, Error> {
     let headers = StoredHeaders::from_request(&call.parts.headers)?;
-    let sse = SseRequest::from_headers(&call.parts.headers)?;
+    let sse = match SseRequest::requested(&call.parts.headers)? {
+        Some(sse) => sse,
+        None => super::bucket::default_encryption(call, bucket).await?,
+    };
     call.app.backend.head_bucket(bucket).await?;
 
     let upload_key = object::generate_key(call, bucket, key, &sse)?;

@@ -47,6 +47,18 @@ pub struct SseRequest {
 }
 
 impl SseRequest {
+    /// Reads the SSE headers of a PUT, copy or CreateMultipartUpload; `None` when there are
+    /// none, so the bucket's default applies.
+    pub fn requested(headers: &HeaderMap) -> Result<Option<SseRequest>, Error> {
+        let asked = [SSE_HEADER, KMS_KEY_HEADER, CONTEXT_HEADER]
+            .iter()
+            .any(|name| headers.contains_key(*name));
+        match asked {
+            true => Self::from_headers(headers).map(Some),
+            false => Self::from_headers(headers).map(|_| None),
+        }
+    }
+
     /// Reads the SSE headers of a PUT, copy or CreateMultipartUpload; refuses what this build
     /// cannot honour rather than storing differently.
     pub fn from_headers(headers: &HeaderMap) -> Result<SseRequest, Error> {
