@@ -17,6 +17,7 @@ small_ops=${SMALL_OPS:-4000}
 part_mib=${PART_MIB:-16}
 part_conc=${PART_CONCURRENT:-8}
 runs=${RUNS:-5}
+kms_ops=${KMS_OPS:-40000}
 target=${CARGO_TARGET_DIR:-$root/target}
 work=$(mktemp -d /dev/shm/sealgate-bench.XXXXXX)
 pids=()
@@ -175,6 +176,14 @@ folder_put_cpu=$(awk -v c="$folder_put_total" -v g="$gb" 'BEGIN { printf "%.2f",
 folder_get_cpu=$(awk -v c="$folder_get_total" -v g="$gb" 'BEGIN { printf "%.2f", c / g }')
 rm -rf "$work/sealgate-folder/objects/sealed/one-0#o"
 
+echo "== KMS: GenerateDataKey and Decrypt, ${kms_ops} calls each, 32 at once, over HTTP and in-process" >&2
+kms_http=$("$s3bench" "$folder" - kms "$kms_ops" 32)
+kms_gen=$(value GenerateDataKey_per_second "$kms_http")
+kms_dec=$(value Decrypt_per_second "$kms_http")
+kms_local=$(cd "$root" && cargo run --release -q -p kms-core --example kms_throughput 200000)
+kms_local_gen=$(awk '/^GenerateDataKey/ { print $(NF - 1) }' <<<"$kms_local")
+kms_local_dec=$(awk '/^Decrypt/ { print $(NF - 1) }' <<<"$kms_local")
+
 echo "== ${concurrent} concurrent ${size_mib} MiB transfers through Sealgate (folder backend)" >&2
 "$s3bench" "$folder" sealed put many "$size" "$concurrent" >/dev/null
 "$s3bench" "$folder" sealed get many "$concurrent" >/dev/null
@@ -201,4 +210,9 @@ Sealgate benchmark ($(nproc) cores, ${size_mib} MiB objects, backend s3s-fs on /
 | backend bytes read for a 1 MiB ranged GET | $range_read | <= $((1048576 + 2 * 65552 + 40)) |
 | peak RSS of Sealgate on S3, after all of the above (MiB) | $peak_s3 | < 150 |
 | peak RSS, ${concurrent} concurrent ${size_mib} MiB PUTs then GETs (MiB) | $peak | < 100 |
+
+| KMS calls per second (32 clients over HTTP on this machine; in-process on one core) | over HTTP | in-process | target |
+|---|---|---|---|
+| GenerateDataKey | $kms_gen | $kms_local_gen | >= 20000 over HTTP |
+| Decrypt | $kms_dec | $kms_local_dec | >= 20000 over HTTP |
 EOF

@@ -10,6 +10,7 @@
 //! s3bench ENDPOINT BUCKET range KEY START LEN     # one ranged GET of KEY
 //! s3bench ENDPOINT BUCKET small SIZE OPS CONC     # OPS PUT+GET pairs of SIZE bytes, CONC at once
 //! s3bench ENDPOINT BUCKET multipart KEY SIZE PART CONC  # one multipart upload, CONC parts at once
+//! s3bench ENDPOINT - kms OPS CONC                 # OPS GenerateDataKey, then OPS Decrypt calls
 //! s3bench ENDPOINT BUCKET mkbucket
 //! ```
 //! Credentials come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.
@@ -54,6 +55,44 @@ impl Client {
         } else {
             format!("{}/{}/{}", self.endpoint, self.bucket, key)
         }
+    }
+
+    /// One KMS call: `TrentService.<operation>` with a JSON body, signed for service `kms` over
+    /// the body's hash, as AWS SDKs sign it. Returns the answer's JSON text.
+    async fn kms(&self, operation: &str, body: String) -> Result<String, Failure> {
+        let identity = self.credentials.clone().into();
+        let params = v4::SigningParams::builder()
+            .identity(&identity)
+            .region("us-east-1")
+            .name("kms")
+            .time(SystemTime::now())
+            .settings(SigningSettings::default())
+            .build()?
+            .into();
+        let url = format!("{}/", self.endpoint);
+        let host = url.split('/').nth(2).unwrap_or_default().to_owned();
+        let target = format!("TrentService.{operation}");
+        let headers = [
+            ("host", host.as_str()),
+            ("content-type", "application/x-amz-json-1.1"),
+            ("x-amz-target", target.as_str()),
+        ];
+        let signable = SignableRequest::new(
+            "POST",
+            &url,
+            headers.iter().copied(),
+            SignableBody::Bytes(body.as_bytes()),
+        )?;
+        let (instructions, _) = sign(signable, &params)?.into_parts();
+        let (signed_headers, _) = instructions.into_parts();
+        let mut builder = self.http.post(&url).body(body);
+        for (name, value) in headers.iter().filter(|(n, _)| *n != "host") {
+            builder = builder.header(*name, *value);
+        }
+        for header in signed_headers {
+            builder = builder.header(header.name(), header.value());
+        }
+        Ok(check(builder.send().await?).await?.text().await?)
     }
 
     fn signed(
@@ -330,6 +369,33 @@ async fn main() -> Result<(), Failure> {
                 .multipart(&key, size, part, concurrency, pattern())
                 .await?;
             report(size, started);
+        }
+        "kms" => {
+            let ops: usize = arg(&args, 4, "ops")?;
+            let concurrency: usize = arg(&args, 5, "concurrency")?;
+            let request = r#"{"KeyId":"alias/sealgate-default","KeySpec":"AES_256"}"#;
+            let generated = client.kms("GenerateDataKey", request.to_owned()).await?;
+            let blob = between(&generated, r#""CiphertextBlob":""#, r#"""#)
+                .ok_or("no CiphertextBlob")?
+                .to_owned();
+            for (operation, body) in [
+                ("GenerateDataKey", request.to_owned()),
+                ("Decrypt", format!(r#"{{"CiphertextBlob":"{blob}"}}"#)),
+            ] {
+                let started = Instant::now();
+                many(concurrency, |worker| {
+                    let (client, body) = (client.clone(), body.clone());
+                    async move {
+                        for _ in (worker..ops).step_by(concurrency) {
+                            client.kms(operation, body.clone()).await?;
+                        }
+                        Ok(())
+                    }
+                })
+                .await?;
+                let seconds = started.elapsed().as_secs_f64();
+                println!("{operation}_per_second={:.0}", ops as f64 / seconds);
+            }
         }
         "range" => {
             let key: String = arg(&args, 4, "key")?;
