@@ -15,6 +15,7 @@ pub mod error;
 pub mod keys;
 pub mod kms_api;
 pub mod metrics;
+pub mod rewrap;
 pub mod s3;
 pub mod seal;
 pub mod server;

@@ -17,12 +17,37 @@ struct Cli {
 enum Command {
     /// Run the gateway (S3 API, KMS API, health endpoints).
     Serve(Box<ServeOptions>),
+    /// Re-wrap a bucket's data keys under the newest version of their master key (or under
+    /// another one), through a running Sealgate; bodies stay as they are.
+    Rewrap(sealgate::rewrap::RewrapOptions),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(options) => serve(*options),
+        Command::Rewrap(options) => rewrap(&options),
+    }
+}
+
+#[allow(clippy::print_stdout)]
+fn rewrap(options: &sealgate::rewrap::RewrapOptions) -> ExitCode {
+    init_logging(LogFormat::Text, "warn");
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => return fail(&error),
+    };
+    match runtime.block_on(sealgate::rewrap::run(options)) {
+        Ok(summary) => {
+            println!(
+                "rewrapped={} skipped={} last_key={}",
+                summary.rewrapped,
+                summary.skipped,
+                summary.last_key.unwrap_or_default()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(error) => fail(error.as_ref()),
     }
 }
 

@@ -224,6 +224,7 @@ sealgate_tests::gateway_only!(
     sse_kms_objects_follow_their_master_keys,
     aws_cli_uploads_under_a_chosen_key,
     bucket_default_encryption_applies_to_plain_puts,
+    rewrap_moves_objects_under_another_key,
 );
 
 /// A new master key through the KMS API; returns its id and ARN.
@@ -456,4 +457,73 @@ async fn bucket_default_encryption_applies_to_plain_puts(t: Target) {
         t.client.get_object(&bucket, "plain").await,
         b"by default".to_vec()
     );
+}
+
+/// Runs `sealgate rewrap` against the target's gateway; returns its summary line.
+fn rewrap(t: &Target, args: &[&str]) -> String {
+    let creds = sealgate_tests::Gateway::creds();
+    let out = std::process::Command::new(sealgate_tests::gateway::binary())
+        .arg("rewrap")
+        .args(["--endpoint", &t.gateway().endpoint])
+        .args(args)
+        .env("AWS_ACCESS_KEY_ID", &creds.access_key_id)
+        .env("AWS_SECRET_ACCESS_KEY", &creds.secret_access_key)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "sealgate rewrap failed: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+async fn rewrap_moves_objects_under_another_key(t: Target) {
+    let bucket = t.bucket().await;
+    let (a, _) = new_key(&t, "old key");
+    let (b, b_arn) = new_key(&t, "new key");
+    let content = sealgate_tests::data::body(70_000);
+    for name in ["dir/one", "dir/two", "three"] {
+        t.client
+            .put(&bucket, name)
+            .header("x-amz-server-side-encryption", "aws:kms")
+            .header("x-amz-server-side-encryption-aws-kms-key-id", &a)
+            .header("x-amz-meta-name", name)
+            .body(content.clone())
+            .send()
+            .await
+            .expect_status(200, "PUT under the old key");
+    }
+    t.client.put_object(&bucket, "plain", content.clone()).await;
+
+    let summary = rewrap(&t, &["--bucket", &bucket, "--key-id", &b]);
+
+    assert!(summary.contains("rewrapped=4"), "{summary}");
+    t.env().aws(&["kms", "disable-key", "--key-id", &a]);
+    for name in ["dir/one", "dir/two", "three", "plain"] {
+        let head = t
+            .client
+            .head(&bucket, name)
+            .send()
+            .await
+            .expect_status(200, "HEAD");
+        assert_eq!(
+            head.header("x-amz-server-side-encryption-aws-kms-key-id"),
+            Some(b_arn.as_str()),
+            "{name}"
+        );
+        assert_eq!(t.client.get_object(&bucket, name).await, content, "{name}");
+    }
+    let kept = t.client.head(&bucket, "three").send().await;
+    assert_eq!(
+        kept.header("x-amz-meta-name"),
+        Some("three"),
+        "headers are kept"
+    );
+
+    // Without a key, each object stays under its own, re-wrapped under its newest version.
+    let again = rewrap(&t, &["--bucket", &bucket, "--prefix", "dir/"]);
+    assert!(again.contains("rewrapped=2"), "{again}");
+    assert!(again.contains("last_key=dir/two"), "{again}");
 }
