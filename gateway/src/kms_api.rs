@@ -84,8 +84,31 @@ async fn run(app: &App, request: Request<Incoming>) -> Result<Value, KmsError> {
     // (issue #5).
 
     let kms = app.keys.kms();
-    operate(kms, &operation, &body)
+    if !MUTATIONS.contains(&operation.as_str()) {
+        return operate(kms, &operation, &body);
+    }
+    // These write the key store (with fsync): off the runtime's threads.
+    let kms = std::sync::Arc::clone(kms);
+    tokio::task::spawn_blocking(move || operate(&kms, &operation, &body))
+        .await
+        .map_err(|_| KmsError::new("KMSInternalException", "An internal error occurred"))?
 }
+
+/// The operations that change the key store; the rest only read it.
+const MUTATIONS: &[&str] = &[
+    "CreateKey",
+    "EnableKey",
+    "DisableKey",
+    "UpdateKeyDescription",
+    "ScheduleKeyDeletion",
+    "CancelKeyDeletion",
+    "CreateAlias",
+    "UpdateAlias",
+    "DeleteAlias",
+    "EnableKeyRotation",
+    "DisableKeyRotation",
+    "RotateKeyOnDemand",
+];
 
 async fn read_body(body: Incoming) -> Result<Bytes, KmsError> {
     let limited = http_body_util::Limited::new(body, MAX_BODY);
