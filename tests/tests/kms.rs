@@ -225,6 +225,7 @@ sealgate_tests::gateway_only!(
     aws_cli_uploads_under_a_chosen_key,
     bucket_default_encryption_applies_to_plain_puts,
     rewrap_moves_objects_under_another_key,
+    boto3_uploads_under_two_master_keys,
 );
 
 /// A new master key through the KMS API; returns its id and ARN.
@@ -526,4 +527,10 @@ async fn rewrap_moves_objects_under_another_key(t: Target) {
     let again = rewrap(&t, &["--bucket", &bucket, "--prefix", "dir/"]);
     assert!(again.contains("rewrapped=2"), "{again}");
     assert!(again.contains("last_key=dir/two"), "{again}");
+}
+
+async fn boto3_uploads_under_two_master_keys(t: Target) {
+    let bucket = t.bucket().await;
+    let out = t.env().python("boto3_sse_kms.py", &[&bucket]);
+    assert!(out.contains("ok"), "{out}");
 }
