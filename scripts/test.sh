@@ -39,9 +39,10 @@ install_apt() {
 }
 
 install_pip() {
-    python3 -c 'import boto3, moto.server, yaml, flask_cors' 2>/dev/null && return 0
-    echo "installing python packages: boto3 moto[server] pyyaml"
-    local pkgs=(boto3 'moto[server]' pyyaml)
+    python3 -c 'import boto3, moto.server, yaml, flask_cors, awscli' 2>/dev/null && return 0
+    echo "installing python packages: boto3 moto[server] pyyaml awscli"
+    # PyPI's awscli (version 1, current botocore) has the 2024 KMS commands Debian's lacks.
+    local pkgs=(boto3 'moto[server]' pyyaml awscli)
     python3 -m pip install -q "${pkgs[@]}" ||
         python3 -m pip install -q --break-system-packages "${pkgs[@]}"
 }

@@ -90,6 +90,26 @@ impl Env {
         out
     }
 
+    /// Runs PyPI's aws-cli (`python3 -m awscli`, current botocore: it has the KMS commands of
+    /// 2024 that Debian's aws-cli lacks); panics on failure.
+    pub fn aws_pypi(&self, args: &[&str]) -> Output {
+        let home = tempfile::tempdir().expect("aws home");
+        let mut command = Command::new(python());
+        command
+            .args(["-m", "awscli", "--endpoint-url", &self.endpoint])
+            .args(args);
+        self.apply(&mut command, home.path());
+        let out = command
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {:?} -m awscli: {e}", python()));
+        assert!(
+            out.status.success(),
+            "python -m awscli {args:?} failed:\n{}",
+            describe(&out)
+        );
+        out
+    }
+
     /// Runs aws-cli and returns its output whatever its exit status.
     pub fn aws_status(&self, args: &[&str]) -> Output {
         let home = tempfile::tempdir().expect("aws home");
