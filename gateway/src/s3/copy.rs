@@ -359,14 +359,7 @@ fn copy_range(headers: &HeaderMap, size: u64) -> Result<Range<u64>, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
-        let mut map = HeaderMap::new();
-        for (name, value) in pairs {
-            map.insert(*name, value.parse().unwrap());
-        }
-        map
-    }
+    use crate::s3::headers::header_map as headers;
 
     #[test]
     fn copy_sources_parse_as_s3_writes_them() {

@@ -561,6 +561,16 @@ fn decode_q(text: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// A header map of `(name, value)` pairs, for tests of request parsing.
+#[cfg(test)]
+pub(crate) fn header_map(pairs: &[(&'static str, &str)]) -> HeaderMap {
+    let mut map = HeaderMap::new();
+    for (name, value) in pairs {
+        map.insert(*name, value.parse().unwrap());
+    }
+    map
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -143,14 +143,7 @@ fn extra_context(value: Option<&str>) -> Result<EncryptionContext, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
-        let mut map = HeaderMap::new();
-        for (name, value) in pairs {
-            map.insert(*name, value.parse().unwrap());
-        }
-        map
-    }
+    use crate::s3::headers::header_map as headers;
 
     #[test]
     fn requests_read_as_s3_reads_them() {
