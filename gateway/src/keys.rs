@@ -56,10 +56,7 @@ impl DataKeys {
         key_ref: Option<&str>,
         extra: &EncryptionContext,
     ) -> Result<ObjectKey, kms_core::Error> {
-        let master = match key_ref {
-            Some(key_ref) => key_ref.to_owned(),
-            None => self.kms.default_key()?.key_id,
-        };
+        let master = self.master_key(key_ref)?;
         let generated = self
             .kms
             .generate_data_key(&master, &with_extra(context(bucket, key), extra))?;
@@ -119,16 +116,21 @@ impl DataKeys {
         to: (&str, &str, Option<&str>, &EncryptionContext),
         wrapped: &[u8],
     ) -> Result<Vec<u8>, kms_core::Error> {
-        let master = match to.2 {
-            Some(key_ref) => key_ref.to_owned(),
-            None => self.kms.default_key()?.key_id,
-        };
+        let master = self.master_key(to.2)?;
         self.kms.re_encrypt(
             wrapped,
             &with_extra(context(from.0, from.1), from.2),
             &master,
             &with_extra(context(to.0, to.1), to.3),
         )
+    }
+
+    /// The master key `key_ref` names, or the default master key when `None`.
+    fn master_key(&self, key_ref: Option<&str>) -> Result<String, kms_core::Error> {
+        match key_ref {
+            Some(key_ref) => Ok(key_ref.to_owned()),
+            None => self.kms.default_key().map(|k| k.key_id),
+        }
     }
 
     /// The ARN of the master key `key_ref` (the default master key when `None`).

@@ -179,8 +179,16 @@ pub async fn delete_encryption(
     Ok(empty(StatusCode::NO_CONTENT))
 }
 
-/// The encryption a write without SSE headers gets: the bucket's default, else SSE-S3.
-pub async fn default_encryption(call: &Call<'_>, bucket: &str) -> Result<SseRequest, Error> {
+/// The encryption a write gets: what its SSE headers `asked` for, else the bucket's default,
+/// else SSE-S3.
+pub async fn write_encryption(
+    call: &Call<'_>,
+    bucket: &str,
+    asked: Option<SseRequest>,
+) -> Result<SseRequest, Error> {
+    if let Some(asked) = asked {
+        return Ok(asked);
+    }
     let Some(config) = read_encryption(call, bucket).await? else {
         return Ok(SseRequest::default());
     };

@@ -99,10 +99,7 @@ pub async fn copy_object(
         .then(|| StoredHeaders::from_request(&call.parts.headers))
         .transpose()?;
     call.app.backend.head_bucket(bucket).await?;
-    let sse = match asked {
-        Some(sse) => sse,
-        None => super::bucket::default_encryption(call, bucket).await?,
-    };
+    let sse = super::bucket::write_encryption(call, bucket, asked).await?;
     let opened = object::open(call, &source.bucket, &source.key).await?;
     check_copy_conditions(&call.parts.headers, &opened)?;
     if opened.meta.size > MAX_COPY_SIZE {

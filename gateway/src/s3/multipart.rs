@@ -50,10 +50,8 @@ pub async fn create(
     key: &str,
 ) -> Result<Response<ResponseBody>, Error> {
     let headers = StoredHeaders::from_request(&call.parts.headers)?;
-    let sse = match SseRequest::requested(&call.parts.headers)? {
-        Some(sse) => sse,
-        None => super::bucket::default_encryption(call, bucket).await?,
-    };
+    let asked = SseRequest::requested(&call.parts.headers)?;
+    let sse = super::bucket::write_encryption(call, bucket, asked).await?;
     call.app.backend.head_bucket(bucket).await?;
 
     let upload_key = object::generate_key(call, bucket, key, &sse)?;

@@ -72,10 +72,8 @@ pub async fn put(
     body: Incoming,
 ) -> Result<Response<ResponseBody>, Error> {
     let headers = StoredHeaders::from_request(&call.parts.headers)?;
-    let sse = match SseRequest::requested(&call.parts.headers)? {
-        Some(sse) => sse,
-        None => super::bucket::default_encryption(call, bucket).await?,
-    };
+    let asked = SseRequest::requested(&call.parts.headers)?;
+    let sse = super::bucket::write_encryption(call, bucket, asked).await?;
     let body = crate::auth::verify_body(&call.who, &call.parts, body)?;
     let size = body.decoded_length.ok_or(Error::MissingContentLength)?;
     if size > MAX_PUT_SIZE {
