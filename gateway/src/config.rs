@@ -65,6 +65,39 @@ pub struct ServeOptions {
     /// Log filter, as `RUST_LOG` [default: info].
     #[arg(long, env = "SEALGATE_LOG_LEVEL")]
     pub log_level: Option<String>,
+    /// When audit events reach the disk: `batched` (fsync at most a second after an event; an
+    /// operating-system crash can lose that second) or `every-event` (fsync before each
+    /// response) [default: batched].
+    #[arg(long, env = "SEALGATE_AUDIT_DURABILITY")]
+    pub audit_durability: Option<AuditDurability>,
+    /// Size at which an audit file is sealed and a new one begun, in MiB [default: 64].
+    #[arg(long, env = "SEALGATE_AUDIT_MAX_FILE_MB")]
+    pub audit_max_file_mb: Option<u64>,
+    /// Age at which an audit file is sealed and a new one begun, in seconds [default: 3600].
+    #[arg(long, env = "SEALGATE_AUDIT_MAX_FILE_AGE_SECS")]
+    pub audit_max_file_age_secs: Option<u64>,
+}
+
+/// When audit events are forced to the disk.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AuditDurability {
+    /// Written before the response, forced to disk at most a second later.
+    #[default]
+    Batched,
+    /// Forced to disk before the response.
+    EveryEvent,
+}
+
+/// How the audit trail is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuditConfig {
+    /// When events are forced to disk.
+    pub durability: AuditDurability,
+    /// Size at which a file is sealed.
+    pub max_file_bytes: u64,
+    /// Age at which a file is sealed.
+    pub max_file_age: std::time::Duration,
 }
 
 /// How log lines are written.
@@ -95,6 +128,8 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Log filter.
     pub log_level: String,
+    /// How the audit trail is written.
+    pub audit: AuditConfig,
 }
 
 /// A setting that cannot be used.
@@ -136,6 +171,11 @@ impl ServeOptions {
                 .or(file.backend_secret_access_key),
             log_format: self.log_format.or(file.log_format),
             log_level: self.log_level.or(file.log_level),
+            audit_durability: self.audit_durability.or(file.audit_durability),
+            audit_max_file_mb: self.audit_max_file_mb.or(file.audit_max_file_mb),
+            audit_max_file_age_secs: self
+                .audit_max_file_age_secs
+                .or(file.audit_max_file_age_secs),
         }
     }
 }
@@ -157,6 +197,7 @@ impl Config {
             .unwrap_or_else(|| DEFAULT_REGION.to_owned());
         validate_region("region", &region)?;
         let backend = backend_config(&data_dir, &options.backend_endpoint, &options)?;
+        let audit = audit_config(&options)?;
 
         Ok(Config {
             listen: options.listen.unwrap_or_else(default_listen),
@@ -166,8 +207,25 @@ impl Config {
             backend,
             log_format: options.log_format.unwrap_or_default(),
             log_level: options.log_level.unwrap_or_else(|| "info".to_owned()),
+            audit,
         })
     }
+}
+
+fn audit_config(options: &ServeOptions) -> Result<AuditConfig, ConfigError> {
+    let megabytes = options.audit_max_file_mb.unwrap_or(64);
+    let seconds = options.audit_max_file_age_secs.unwrap_or(3600);
+    if megabytes == 0 || seconds == 0 {
+        return Err(ConfigError::Invalid {
+            name: "audit_max_file_mb",
+            reason: "audit files need a size and an age above zero".to_owned(),
+        });
+    }
+    Ok(AuditConfig {
+        durability: options.audit_durability.unwrap_or_default(),
+        max_file_bytes: megabytes.saturating_mul(1024 * 1024),
+        max_file_age: std::time::Duration::from_secs(seconds),
+    })
 }
 
 fn default_listen() -> SocketAddr {

@@ -23,6 +23,15 @@ pub enum Error {
     S3(#[from] S3Error),
     #[error("authentication: {0}")]
     Auth(#[from] AuthError),
+    /// The authorizer refused; the reason is for the log and the audit trail only.
+    #[error("authorization: {0}")]
+    AccessDenied(#[from] crate::authz::Denied),
+    /// The authorizer could not decide (a store or a stored policy failed).
+    #[error("authorization: {0}")]
+    Authz(#[from] crate::authz::AuthzError),
+    /// The audit trail cannot be written: nothing is served unrecorded.
+    #[error("the audit trail cannot be written")]
+    AuditUnavailable,
     #[error("backend: {0}")]
     Backend(#[from] BackendError),
     #[error("key management: {0}")]
@@ -96,6 +105,9 @@ impl Error {
         match self {
             Error::S3(error) => error.clone(),
             Error::Auth(error) => auth_to_s3(error),
+            Error::AccessDenied(_) => S3Error::new(Code::AccessDenied),
+            Error::Authz(_) => S3Error::new(Code::InternalError),
+            Error::AuditUnavailable => S3Error::new(Code::ServiceUnavailable),
             Error::Backend(error) => backend_to_s3(error),
             Error::Kms(error) => kms_to_s3(error),
             Error::Seal(error) => seal_to_s3(error),
@@ -239,13 +251,17 @@ pub fn response(error: &Error, request_id: &str, with_body: bool) -> Response<Re
 /// The response for an S3 error: the XML document, or headers only (HEAD, 304).
 pub fn s3_response(error: &S3Error, request_id: &str, with_body: bool) -> Response<ResponseBody> {
     let status = error.code.status();
-    if !with_body || status == http::StatusCode::NOT_MODIFIED {
-        return empty(status);
-    }
-    let mut response = full(status, error.to_xml(request_id));
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/xml"),
-    );
+    let mut response = if !with_body || status == http::StatusCode::NOT_MODIFIED {
+        empty(status)
+    } else {
+        let mut response = full(status, error.to_xml(request_id));
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/xml"),
+        );
+        response
+    };
+    let code = crate::trail::ErrorCode(error.code.as_str().to_owned());
+    response.extensions_mut().insert(code);
     response
 }

@@ -17,6 +17,9 @@ struct Cli {
 enum Command {
     /// Run the gateway (S3 API, KMS API, health endpoints).
     Serve(Box<ServeOptions>),
+    /// Read the audit trail: verify its chain and seals, or query its events.
+    #[command(subcommand)]
+    Audit(sealgate::audit_cli::AuditCommand),
     /// Re-wrap a bucket's data keys under the newest version of their master key (or under
     /// another one), through a running Sealgate; bodies stay as they are.
     Rewrap(sealgate::rewrap::RewrapOptions),
@@ -27,6 +30,23 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Serve(options) => serve(*options),
         Command::Rewrap(options) => rewrap(&options),
+        Command::Audit(command) => audit(&command),
+    }
+}
+
+fn audit(command: &sealgate::audit_cli::AuditCommand) -> ExitCode {
+    use sealgate::audit_cli::{self, AuditCommand};
+    init_logging(LogFormat::Text, "warn");
+    match command {
+        AuditCommand::Verify(options) => match audit_cli::verify(options) {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::FAILURE,
+            Err(error) => fail(&error),
+        },
+        AuditCommand::Query(options) => match audit_cli::query(options) {
+            Ok(_) => ExitCode::SUCCESS,
+            Err(error) => fail(&error),
+        },
     }
 }
 

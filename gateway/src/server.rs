@@ -1,9 +1,11 @@
 //! The edge of the request path: accept connections, give each request an id and a span, route it.
 //!
 //! Takes TCP connections on the configured address (HTTP/1.1 and h2c through hyper-util's auto
-//! builder), and hands every request to [`App::handle`], which answers `/health/*` itself and
-//! passes everything else to [`crate::s3`]. Shuts down gracefully on SIGINT or SIGTERM: stops
-//! accepting, lets requests in flight finish for up to 30 seconds.
+//! builder), and hands every request to [`App::handle`], which answers `/health/*` and
+//! `/metrics` itself and passes everything else to the KMS API, the IAM API or [`crate::s3`],
+//! inside the scope of the request's audit draft ([`crate::trail`]); the event is appended when
+//! the response is done. Shuts down gracefully on SIGINT or SIGTERM: stops accepting, lets
+//! requests in flight finish for up to 30 seconds, seals the audit file.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -20,11 +22,13 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tracing::{Instrument, field};
 
-use crate::auth::CredentialStore;
+use crate::auth::{Authenticated, CredentialStore};
+use crate::authz::{Authorizer, AuthzError, Grants, Peer};
 use crate::backend::Backend;
 use crate::body::BoxError;
 use crate::keys::DataKeys;
 use crate::metrics::Metrics;
+use crate::trail::{Draft, Trail};
 
 /// The body of every response Sealgate sends.
 pub type ResponseBody = UnsyncBoxBody<Bytes, BoxError>;
@@ -43,8 +47,12 @@ pub struct App {
     pub records: Arc<dyn Backend>,
     /// Data keys from kms-core.
     pub keys: DataKeys,
-    /// Access keys and their secrets.
+    /// Access keys and their secrets: the root credentials and the identity store's.
     pub credentials: Arc<dyn CredentialStore>,
+    /// Who may do what.
+    pub authz: Authorizer,
+    /// Where every request's audit event goes.
+    pub trail: Arc<Trail>,
     /// The region clients sign for.
     pub region: String,
     /// Domains for virtual-hosted-style requests.
@@ -80,24 +88,43 @@ impl App {
             key = field::Empty,
             access_key_id = field::Empty,
         );
-        let mut response = async {
-            // `/health/live` is also bucket `health`, key `live`: signed requests are S3's.
-            let unsigned = !is_signed(&request);
-            match request.uri().path() {
-                "/health/live" if unsigned => full(StatusCode::OK, "ok\n"),
-                "/health/ready" if unsigned => self.ready().await,
-                "/metrics" if unsigned => full(StatusCode::OK, self.metrics.render()),
-                _ if crate::kms_api::is_kms(&request) => {
-                    crate::kms_api::handle(&self, request).await
-                }
-                _ => crate::s3::handle(&self, request, &request_id).await,
-            }
-        }
-        .instrument(span)
-        .await;
+        // `/health/live` is also bucket `health`, key `live`: signed requests are S3's.
+        let unsigned = !is_signed(&request);
+        let mut response = match request.uri().path() {
+            "/health/live" if unsigned => full(StatusCode::OK, "ok\n"),
+            "/health/ready" if unsigned => self.ready().instrument(span).await,
+            "/metrics" if unsigned => full(StatusCode::OK, self.metrics.render()),
+            _ => self.audited(request, &request_id).instrument(span).await,
+        };
         set_request_id(&mut response, &request_id);
         self.metrics.request(response.status());
         response
+    }
+
+    /// Serves a request of one of the APIs inside its audit draft, and finishes the event.
+    async fn audited(
+        self: &Arc<Self>,
+        request: Request<Incoming>,
+        request_id: &str,
+    ) -> Response<ResponseBody> {
+        let service = Service::of(&request);
+        let draft = Arc::new(std::sync::Mutex::new(draft(&request, request_id, service)));
+        if !self.trail.is_ready() {
+            self.trail.probe();
+        }
+        if !self.trail.is_ready() {
+            return service.unavailable(request_id);
+        }
+        let response = crate::trail::scope(Arc::clone(&draft), async {
+            match service {
+                Service::Kms => crate::kms_api::handle(self, request).await,
+                Service::Iam => crate::iam_api::handle(self, request, request_id).await,
+                Service::S3 => crate::s3::handle(self, request, request_id).await,
+            }
+        })
+        .await;
+        self.trail
+            .finish(draft, response, || service.unavailable(request_id))
     }
 
     /// Ready when the backend and the key store answer.
@@ -116,6 +143,82 @@ impl App {
             }
         }
     }
+}
+
+/// Which API a request is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Service {
+    S3,
+    Kms,
+    Iam,
+}
+
+impl Service {
+    fn of<B>(request: &Request<B>) -> Service {
+        if crate::kms_api::is_kms(request) {
+            Service::Kms
+        } else if crate::iam_api::is_iam(request) {
+            Service::Iam
+        } else {
+            Service::S3
+        }
+    }
+
+    fn audited_as(self) -> audit::Service {
+        match self {
+            Service::S3 => audit::Service::S3,
+            Service::Kms => audit::Service::Kms,
+            Service::Iam => audit::Service::Iam,
+        }
+    }
+
+    /// The answer when the audit trail cannot be written, in the API's own error shape.
+    fn unavailable(self, request_id: &str) -> Response<ResponseBody> {
+        match self {
+            Service::S3 => {
+                let error = crate::error::Error::AuditUnavailable;
+                crate::error::response(&error, request_id, true)
+            }
+            Service::Kms => crate::kms_api::unavailable(),
+            Service::Iam => crate::iam_api::unavailable(request_id),
+        }
+    }
+}
+
+/// The draft of a request's audit event, with what the request head tells.
+fn draft<B>(request: &Request<B>, request_id: &str, service: Service) -> Draft {
+    let header = |name| {
+        request
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let source_ip = request.extensions().get::<Peer>().map(|p| p.0.ip());
+    let bytes_in = header(http::header::CONTENT_LENGTH).and_then(|v| v.parse().ok());
+    Draft::new(service.audited_as(), "", request_id)
+        .client(source_ip, header(http::header::USER_AGENT))
+        .bytes(bytes_in.unwrap_or(0), 0)
+}
+
+/// The grants of an authenticated principal, for any of the APIs; notes who it is on the audit
+/// event.
+pub fn grants(
+    app: &App,
+    who: &Authenticated,
+    parts: &http::request::Parts,
+) -> Result<Grants, AuthzError> {
+    let source = parts.extensions.get::<Peer>().map(|p| p.0.ip());
+    let user_agent = parts
+        .headers
+        .get(http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok());
+    let grants = app.authz.grants(who, source, user_agent)?;
+    crate::trail::note(|e| {
+        e.principal = grants.principal_arn().to_owned();
+        e.access_key_id = Some(who.access_key_id.clone());
+    });
+    Ok(grants)
 }
 
 /// Whether a request carries a signature, in its headers or its query.
@@ -155,9 +258,10 @@ pub async fn serve(app: Arc<App>, listener: TcpListener) -> std::io::Result<()> 
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _peer)) => {
+                Ok((stream, peer)) => {
                     let app = app.clone();
-                    let service = service_fn(move |request| {
+                    let service = service_fn(move |mut request: Request<Incoming>| {
+                        request.extensions_mut().insert(Peer(peer));
                         let app = app.clone();
                         async move { Ok::<_, Infallible>(app.handle(request).await) }
                     });
@@ -182,6 +286,7 @@ pub async fn serve(app: Arc<App>, listener: TcpListener) -> std::io::Result<()> 
     {
         tracing::warn!("connections still open after the drain timeout");
     }
+    app.trail.close();
     Ok(())
 }
 

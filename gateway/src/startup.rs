@@ -1,8 +1,9 @@
 //! Start-up: turn a [`Config`] into a running [`App`].
 //!
 //! Opens the root of trust (a root key generated on first start, mode 0600), the key store and
-//! its default master key, the root credentials (from the environment, or generated on first
-//! start, printed once and kept encrypted under the default master key), and the backend; then
+//! its default master key, the identity store, the audit trail (its seal key kept sealed by the
+//! root of trust), the root credentials (from the environment, or generated on first start,
+//! printed once and kept encrypted under the default master key), and the backend; then
 //! listens.
 
 use std::path::Path;
@@ -13,20 +14,20 @@ use rand::RngExt;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use crate::auth::{Credential, SecretKey, StaticCredentials};
+use crate::auth::{Credential, IdentityCredentials, SecretKey};
+use crate::authz::Authorizer;
 use crate::backend::Backend;
-use crate::config::Config;
+use crate::config::{AuditConfig, AuditDurability, Config};
 use crate::keys::DataKeys;
 use crate::metrics::{Counted, Metrics};
 use crate::server::App;
+use crate::trail::Trail;
 
 /// The environment variables that set the root credentials.
 const ACCESS_KEY_ENV: &str = "SEALGATE_ACCESS_KEY_ID";
 const SECRET_KEY_ENV: &str = "SEALGATE_SECRET_ACCESS_KEY";
 /// Where generated root credentials are kept, relative to the data dir.
 const CREDENTIALS_FILE: &str = "root-credentials.json";
-/// The principal name of the root credentials.
-pub const ROOT_PRINCIPAL: &str = "root";
 
 /// Why Sealgate could not start.
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +44,15 @@ pub enum StartupError {
     Backend(#[from] crate::backend::BackendError),
     #[error("root credentials: {0}")]
     Credentials(String),
+    #[error("identity store: {0}")]
+    Identities(#[from] iam::Error),
+    #[error("audit trail: {0}")]
+    Audit(#[from] audit::Error),
+    #[error("audit seal key {path}: {reason}")]
+    AuditKey {
+        path: std::path::PathBuf,
+        reason: String,
+    },
     #[error("cannot listen on {addr}")]
     Listen {
         addr: std::net::SocketAddr,
@@ -58,16 +68,21 @@ struct StoredCredentials {
     encrypted_secret: String,
 }
 
-/// Builds the application from `config`: root of trust, key store, credentials, backend.
+/// Builds the application from `config`: root of trust, key store, identities, audit trail,
+/// credentials, backend.
 pub async fn build(config: &Config) -> Result<Arc<App>, StartupError> {
     create_dir(&config.data_dir)?;
-    let (root, created) = SoftwareRoot::load_or_create(&config.data_dir.join("root.key"))?;
-    if created {
-        tracing::info!(path = %config.data_dir.join("root.key").display(), "root key generated");
-    }
-    let kms = Arc::new(Kms::open(&config.data_dir.join("kms"), Arc::new(root))?);
+    let root = open_root(&config.data_dir)?;
+    let kms = Arc::new(Kms::open(&config.data_dir.join("kms"), Arc::clone(&root))?);
     let default_key = kms.default_key()?;
     tracing::info!(key_id = %default_key.key_id, "default master key ready");
+    let account_id = kms.options().account_id.clone();
+    let identities = Arc::new(iam::Iam::open(
+        &config.data_dir.join("iam"),
+        Arc::clone(&root),
+        &account_id,
+    )?);
+    let trail = open_trail(&config.data_dir, root.as_ref(), &config.audit)?;
 
     let credentials = root_credentials(&kms, &config.data_dir)?;
     let metrics = Arc::new(Metrics::default());
@@ -77,11 +92,115 @@ pub async fn build(config: &Config) -> Result<Arc<App>, StartupError> {
         records: backend.records(),
         backend,
         metrics,
+        authz: Authorizer::new(Arc::clone(&identities), Arc::clone(&kms), &account_id),
+        credentials: Arc::new(IdentityCredentials::new(credentials, identities)),
         keys: DataKeys::new(kms),
-        credentials: Arc::new(StaticCredentials::new(vec![credentials])),
+        trail: Arc::new(trail),
         region: config.region.clone(),
         virtual_host_domains: config.virtual_host_domains.clone(),
     }))
+}
+
+/// The root of trust: the root key in the data dir, generated on first start.
+pub fn open_root(data_dir: &Path) -> Result<Arc<dyn kms_core::RootOfTrust>, StartupError> {
+    let path = data_dir.join("root.key");
+    let (root, created) = SoftwareRoot::load_or_create(&path)?;
+    if created {
+        tracing::info!(path = %path.display(), "root key generated");
+    }
+    Ok(Arc::new(root))
+}
+
+/// The root of trust of an existing data dir, for commands that read it (never creates one).
+pub fn open_root_existing(data_dir: &Path) -> Result<Arc<dyn kms_core::RootOfTrust>, StartupError> {
+    let path = data_dir.join("root.key");
+    if !path.exists() {
+        return Err(StartupError::DataDir {
+            path,
+            source: std::io::Error::from(std::io::ErrorKind::NotFound),
+        });
+    }
+    open_root(data_dir)
+}
+
+/// Where the audit trail lives in the data dir.
+pub fn audit_dir(data_dir: &Path) -> std::path::PathBuf {
+    data_dir.join("audit")
+}
+
+fn open_trail(
+    data_dir: &Path,
+    root: &dyn kms_core::RootOfTrust,
+    config: &AuditConfig,
+) -> Result<Trail, StartupError> {
+    let key = audit_seal_key(data_dir, root, true)?;
+    let durability = match config.durability {
+        AuditDurability::EveryEvent => audit::Durability::EveryEvent,
+        AuditDurability::Batched => audit::Durability::default(),
+    };
+    let options = audit::AuditOptions {
+        max_file_bytes: config.max_file_bytes,
+        max_file_age: config.max_file_age,
+        durability,
+    };
+    let log = audit::AuditLog::open(&audit_dir(data_dir), key, options)?;
+    Ok(Trail::new(log))
+}
+
+/// The file keeping the audit seal key, sealed by the root of trust.
+const AUDIT_KEY_FILE: &str = "audit-seal.key";
+/// The name the root of trust knows the audit seal key's wrapping key by.
+const AUDIT_KEY_NAME: &str = "sealgate-audit-seal";
+/// Associated data binding the sealed seal key to its purpose. Do not change: the audit files
+/// already sealed can only be verified with the key it opens.
+const AUDIT_KEY_AAD: &[u8] = b"sealgate audit seal key v1";
+
+/// The stored form of the audit seal key: a root-of-trust handle and the key sealed under it.
+#[derive(Serialize, Deserialize)]
+struct StoredSealKey {
+    handle: String,
+    sealed: String,
+}
+
+/// The key that signs audit file seals: 32 random bytes made on first start, kept sealed by the
+/// root of trust in the data dir, so only someone holding the root can forge a seal.
+pub fn audit_seal_key(
+    data_dir: &Path,
+    root: &dyn kms_core::RootOfTrust,
+    create: bool,
+) -> Result<audit::SealKey, StartupError> {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+    let path = data_dir.join(AUDIT_KEY_FILE);
+    let fail = |reason: String| StartupError::AuditKey {
+        path: path.clone(),
+        reason,
+    };
+    if !path.exists() {
+        if !create {
+            return Err(fail("missing".to_owned()));
+        }
+        let key: Zeroizing<[u8; audit::SEAL_KEY_LEN]> = Zeroizing::new(rand::random());
+        let handle = root.create_version(AUDIT_KEY_NAME, 1)?;
+        let sealed = root.seal(&handle, AUDIT_KEY_AAD, key.as_slice())?;
+        let stored = StoredSealKey {
+            handle: STANDARD.encode(&handle),
+            sealed: STANDARD.encode(&sealed),
+        };
+        let json = serde_json::to_vec_pretty(&stored).map_err(|e| fail(e.to_string()))?;
+        write_private(&path, &json).map_err(|e| fail(e.to_string()))?;
+        return Ok(audit::SealKey::from_bytes(*key));
+    }
+    let text = std::fs::read(&path).map_err(|e| fail(e.to_string()))?;
+    let stored: StoredSealKey = serde_json::from_slice(&text).map_err(|e| fail(e.to_string()))?;
+    let decode = |field: &str| STANDARD.decode(field).map_err(|e| fail(e.to_string()));
+    let (handle, sealed) = (decode(&stored.handle)?, decode(&stored.sealed)?);
+    let opened = root.open(&handle, AUDIT_KEY_AAD, &sealed)?;
+    let bytes: [u8; audit::SEAL_KEY_LEN] = opened
+        .as_bytes()
+        .try_into()
+        .map_err(|_| fail("not a 32-byte key".to_owned()))?;
+    Ok(audit::SealKey::from_bytes(bytes))
 }
 
 /// Builds the application and serves it until a shutdown signal.
@@ -94,7 +213,10 @@ pub async fn run(config: Config) -> Result<(), StartupError> {
             source,
         })?;
     tracing::info!(address = %config.listen, data_dir = %config.data_dir.display(), "listening");
-    tokio::spawn(run_key_schedule(Arc::clone(app.keys.kms())));
+    tokio::spawn(run_key_schedule(
+        Arc::clone(app.keys.kms()),
+        Arc::clone(&app.trail),
+    ));
     crate::server::serve(app, listener)
         .await
         .map_err(|source| StartupError::Listen {
@@ -109,7 +231,7 @@ const KEY_SCHEDULE_INTERVAL: std::time::Duration = std::time::Duration::from_sec
 /// Performs scheduled rotations and deletions that are due, at start-up (catching up on dates
 /// missed while the process was down) and every [`KEY_SCHEDULE_INTERVAL`] after. The schedule
 /// lives in the key store, so nothing is lost across restarts.
-async fn run_key_schedule(kms: Arc<Kms>) {
+async fn run_key_schedule(kms: Arc<Kms>, trail: Arc<Trail>) {
     let mut ticks = tokio::time::interval(KEY_SCHEDULE_INTERVAL);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -121,19 +243,21 @@ async fn run_key_schedule(kms: Arc<Kms>) {
         })
         .await;
         match done {
-            Ok((rotated, deleted)) => log_schedule(rotated, deleted),
+            Ok((rotated, deleted)) => log_schedule(&trail, rotated, deleted),
             Err(e) => tracing::error!(error = %e, "key schedule task failed"),
         }
     }
 }
 
 fn log_schedule(
+    trail: &Trail,
     rotated: Result<Vec<kms_core::KeyRotation>, kms_core::Error>,
     deleted: Result<Vec<String>, kms_core::Error>,
 ) {
     match rotated {
         Ok(rotations) => rotations.iter().for_each(|r| {
             tracing::info!(key_id = %r.key_id, version = r.key_version, "master key rotated");
+            trail.system("kms:RotateKey", &r.key_id, Some(r.key_version));
         }),
         Err(e) => tracing::error!(error = %e, "scheduled rotation failed; retried next time"),
     }
@@ -141,6 +265,7 @@ fn log_schedule(
         // Crypto-erase: every object under the key is unreadable from here on.
         Ok(keys) => keys.iter().for_each(|key_id| {
             tracing::warn!(key_id = %key_id, "master key material destroyed after its waiting period");
+            trail.system("kms:DeleteKey", key_id, None);
         }),
         Err(e) => tracing::error!(error = %e, "scheduled deletion failed; retried next time"),
     }
@@ -177,7 +302,7 @@ fn root_credentials(kms: &Kms, data_dir: &Path) -> Result<Credential, StartupErr
 fn credential(access_key_id: String, secret: Zeroizing<String>) -> Credential {
     Credential {
         access_key_id,
-        principal: ROOT_PRINCIPAL.to_owned(),
+        principal: crate::auth::Principal::Root,
         secret: SecretKey::new(secret.as_str()),
     }
 }

@@ -263,6 +263,18 @@ impl Kms {
         })
     }
 
+    /// The id and version of the master key a blob names, without opening it: what an
+    /// authorization check asks about before a Decrypt.
+    ///
+    /// # Errors
+    /// [`Error::InvalidCiphertext`] for a blob that is not one, or names no key of this store.
+    pub fn blob_key(&self, blob: &[u8]) -> Result<(String, u32), Error> {
+        let parsed = blob::parse(blob)?;
+        let rec = self.read().key(&parsed.key_id);
+        let rec = rec.ok_or(Error::InvalidCiphertext)?;
+        Ok((rec.key_id.clone(), parsed.version))
+    }
+
     /// Decrypts a blob and encrypts its plaintext under another key (or the same key's newest
     /// version) and context, without handing the plaintext out.
     ///
@@ -466,19 +478,24 @@ pub(crate) fn check_description(description: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// A key policy is 1 to 32768 characters, as AWS.
+pub(crate) fn check_policy(policy: Option<&str>) -> Result<(), Error> {
+    if policy.is_some_and(|p| p.is_empty() || p.chars().count() > 32768) {
+        return Err(Error::Validation {
+            field: "Policy",
+            reason: "must be 1 to 32768 characters".into(),
+        });
+    }
+    Ok(())
+}
+
 fn validate_create(req: &CreateKey) -> Result<(), Error> {
     let invalid = |field, reason: &str| Error::Validation {
         field,
         reason: reason.to_string(),
     };
     check_description(&req.description)?;
-    if req
-        .policy
-        .as_ref()
-        .is_some_and(|p| p.is_empty() || p.chars().count() > 32768)
-    {
-        return Err(invalid("Policy", "must be 1 to 32768 characters"));
-    }
+    check_policy(req.policy.as_deref())?;
     if req.tags.len() > 50 {
         return Err(invalid("Tags", "more than 50 tags"));
     }

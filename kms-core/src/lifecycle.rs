@@ -70,12 +70,27 @@ impl Kms {
         entries.collect()
     }
 
-    /// The key policy stored with the key, if any (`GetKeyPolicy`; enforced once policies land).
+    /// The key policy stored with the key, if any (`GetKeyPolicy`; the gateway enforces it).
     ///
     /// # Errors
     /// [`Error::NotFound`].
     pub fn get_key_policy(&self, key_ref: &str) -> Result<Option<String>, Error> {
         Ok(self.resolve(key_ref, Refs::KeyOnly)?.policy.clone())
+    }
+
+    /// Replaces the key policy (`PutKeyPolicy`). The caller has checked the document's grammar;
+    /// kms-core only bounds its length.
+    ///
+    /// # Errors
+    /// [`Error::Validation`] for an empty document or one over 32768 characters;
+    /// [`Error::NotFound`]; [`Error::InvalidState`] if the key is pending deletion.
+    pub fn put_key_policy(&self, key_ref: &str, policy: &str) -> Result<KeyMetadata, Error> {
+        crate::kms::check_policy(Some(policy))?;
+        self.change_key(key_ref, |rec| {
+            refuse_pending(rec, "PutKeyPolicy")?;
+            rec.policy = Some(policy.to_owned());
+            Ok(())
+        })
     }
 
     /// The key's tags (`ListResourceTags`).

@@ -1,6 +1,7 @@
 //! `Condition` blocks: the operators of the IAM grammar, their `...IfExists` forms and the
 //! `ForAnyValue:` / `ForAllValues:` set qualifiers, evaluated against a request's [`Context`].
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
@@ -38,11 +39,26 @@ impl Context {
 
     /// The values of `key`, if the request has it.
     pub fn get(&self, key: &str) -> Option<&[String]> {
-        self.values
-            .get(&key.to_ascii_lowercase())
-            .map(Vec::as_slice)
+        if !key.bytes().any(|b| b.is_ascii_uppercase()) {
+            return self.values.get(key).map(Vec::as_slice);
+        }
+        // Lower-case a short key on the stack: lookups happen for every condition and variable.
+        let mut buffer = [0u8; 128];
+        let lowered = buffer.get_mut(..key.len()).and_then(|slot| {
+            slot.copy_from_slice(key.as_bytes());
+            slot.make_ascii_lowercase();
+            std::str::from_utf8(slot).ok()
+        });
+        let values = match lowered {
+            Some(lowered) => self.values.get(lowered),
+            None => self.values.get(&key.to_ascii_lowercase()),
+        };
+        values.map(Vec::as_slice)
     }
 }
+
+/// Expands policy variables in a text, borrowing it when there is nothing to expand.
+pub(crate) type Expand<'e> = dyn for<'t> Fn(&'t str) -> Cow<'t, str> + 'e;
 
 /// What a condition compares with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -231,6 +247,21 @@ impl Condition {
     /// Whether the condition holds for `context`, with policy variables expanded by `expand`.
     pub fn holds(&self, context: &Context, expand: &dyn Fn(&str) -> String) -> bool {
         let values: Vec<String> = self.values.iter().map(|v| expand(v)).collect();
+        self.holds_for(context, &values)
+    }
+
+    /// [`Condition::holds`] for an `expand` that leaves text without `${` as it is, so that
+    /// values without a policy variable are used in place.
+    pub(crate) fn holds_expanding(&self, context: &Context, expand: &Expand<'_>) -> bool {
+        if !self.values.iter().any(|v| crate::evaluate::has_variable(v)) {
+            return self.holds_for(context, &self.values);
+        }
+        let values: Vec<String> = self.values.iter().map(|v| expand(v).into_owned()).collect();
+        self.holds_for(context, &values)
+    }
+
+    /// Whether the condition holds for `context`, given its values already expanded.
+    fn holds_for(&self, context: &Context, values: &[String]) -> bool {
         let present = context.get(&self.key);
         if self.operator == Operator::Null {
             let absent = present.is_none_or(<[String]>::is_empty);
@@ -243,7 +274,7 @@ impl Condition {
                 SetQualifier::Single => self.if_exists || negated(self.operator),
             };
         };
-        let one = |actual: &str| single(self.operator, actual, &values);
+        let one = |actual: &str| single(self.operator, actual, values);
         match self.set {
             SetQualifier::ForAllValues => present.iter().all(|a| one(a)),
             SetQualifier::ForAnyValue => present.iter().any(|a| one(a)),
@@ -308,10 +339,12 @@ fn single(operator: Operator, actual: &str, values: &[String]) -> bool {
 }
 
 fn bool_value(text: &str) -> Option<bool> {
-    match text.to_ascii_lowercase().as_str() {
-        "true" => Some(true),
-        "false" => Some(false),
-        _ => None,
+    if text.eq_ignore_ascii_case("true") {
+        Some(true)
+    } else if text.eq_ignore_ascii_case("false") {
+        Some(false)
+    } else {
+        None
     }
 }
 

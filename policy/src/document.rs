@@ -1,6 +1,8 @@
 //! Policy documents: the IAM grammar parsed into [`Policy`], refusing malformed documents with a
 //! message that points at the problem.
 
+use std::fmt;
+
 use serde_json::{Map, Value};
 
 use crate::PolicyError;
@@ -31,9 +33,70 @@ pub enum Effect {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Patterns {
     /// Matches what any pattern matches.
-    Any(Vec<String>),
+    Any(Vec<Pattern>),
     /// Matches what no pattern matches.
-    Not(Vec<String>),
+    Not(Vec<Pattern>),
+}
+
+/// One action, resource or principal pattern as written (wildcards `*` and `?`, policy variables
+/// `${...}`), with what evaluation needs to know about it worked out once, when it is parsed.
+///
+/// ```
+/// let pattern = policy::Pattern::from("arn:aws:s3:::home/${aws:username}/*");
+/// assert_eq!(pattern.as_str(), "arn:aws:s3:::home/${aws:username}/*");
+/// assert!(pattern.has_variable());
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct Pattern {
+    text: String,
+    /// The length of the literal text before the first `*`, `?` or `$`.
+    pub(crate) head: usize,
+    variable: bool,
+}
+
+impl Pattern {
+    /// The pattern as written.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// Whether the pattern holds a policy variable (`${`).
+    pub fn has_variable(&self) -> bool {
+        self.variable
+    }
+}
+
+impl From<String> for Pattern {
+    fn from(text: String) -> Pattern {
+        let head = text
+            .bytes()
+            .position(|b| matches!(b, b'*' | b'?' | b'$'))
+            .unwrap_or(text.len());
+        let variable = crate::evaluate::has_variable(&text);
+        Pattern {
+            text,
+            head,
+            variable,
+        }
+    }
+}
+
+impl From<&str> for Pattern {
+    fn from(text: &str) -> Pattern {
+        Pattern::from(text.to_owned())
+    }
+}
+
+impl fmt::Debug for Pattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.text, f)
+    }
+}
+
+impl fmt::Display for Pattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
 }
 
 /// One statement.
@@ -144,8 +207,8 @@ fn either(
 ) -> Result<Option<Patterns>, PolicyError> {
     match (object.get(name), object.get(not_name)) {
         (Some(_), Some(_)) => Err(malformed(format!("{name} and {not_name} together"))),
-        (Some(value), None) => Ok(Some(Patterns::Any(strings(value, name)?))),
-        (None, Some(value)) => Ok(Some(Patterns::Not(strings(value, not_name)?))),
+        (Some(value), None) => Ok(Some(Patterns::Any(patterns(value, name)?))),
+        (None, Some(value)) => Ok(Some(Patterns::Not(patterns(value, not_name)?))),
         (None, None) => Ok(None),
     }
 }
@@ -159,13 +222,13 @@ fn principals(object: &Map<String, Value>) -> Result<Option<Patterns>, PolicyErr
         (None, None) => return Ok(None),
     };
     let list = match value {
-        Value::String(s) if s == "*" => vec!["*".to_owned()],
+        Value::String(s) if s == "*" => vec![Pattern::from("*")],
         Value::Object(map) => {
             known_members(map, &["AWS"], "a Principal")?;
             let aws = map
                 .get("AWS")
                 .ok_or_else(|| malformed("a Principal names AWS principals".into()))?;
-            strings(aws, "Principal")?
+            patterns(aws, "Principal")?
         }
         _ => return Err(malformed("Principal is \"*\" or {\"AWS\": ...}".into())),
     };
@@ -174,6 +237,14 @@ fn principals(object: &Map<String, Value>) -> Result<Option<Patterns>, PolicyErr
     } else {
         Patterns::Any(list)
     }))
+}
+
+/// A string or a non-empty list of strings, as patterns.
+fn patterns(value: &Value, what: &str) -> Result<Vec<Pattern>, PolicyError> {
+    Ok(strings(value, what)?
+        .into_iter()
+        .map(Pattern::from)
+        .collect())
 }
 
 /// A string or a non-empty list of strings.

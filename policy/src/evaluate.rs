@@ -1,8 +1,10 @@
 //! Evaluation as IAM does it: an explicit Deny in any policy wins; otherwise an Allow from the
 //! principal's identity policies or from the resource's policy is needed; otherwise deny.
 
-use crate::condition::Context;
-use crate::document::{Effect, Patterns, Policy, Statement};
+use std::borrow::Cow;
+
+use crate::condition::{Context, Expand};
+use crate::document::{Effect, Pattern, Patterns, Policy, Statement};
 use crate::wildcard;
 
 /// What is asked: who, which action, on what, with which condition keys.
@@ -36,6 +38,34 @@ impl Decision {
     }
 }
 
+/// Which statement decided an evaluation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verdict {
+    /// The outcome.
+    pub decision: Decision,
+    /// The first denying statement for [`Decision::ExplicitDeny`], the first allowing one for
+    /// [`Decision::Allow`], `None` for [`Decision::ImplicitDeny`].
+    pub by: Option<Decider>,
+}
+
+/// A statement that decided: which policy it is in, and where in that policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decider {
+    /// The policy the statement is in.
+    pub source: Source,
+    /// The statement's index in that policy's `Statement` list (from 0).
+    pub statement: usize,
+}
+
+/// Which of the evaluated policies a [`Decider`] is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// The identity policy at this index of the `identity` slice.
+    Identity(usize),
+    /// The resource's policy.
+    Resource,
+}
+
 /// Evaluates `request` against the principal's identity policies and the resource's policy.
 ///
 /// ```
@@ -59,62 +89,113 @@ pub fn evaluate(
     resource: Option<&Policy>,
     request: &Request<'_>,
 ) -> Decision {
-    let identity_effects = identity
+    decide(identity, resource, request).decision
+}
+
+/// Evaluates `request` as [`evaluate`] does, and says which statement decided.
+///
+/// Identity policies are scanned in order, then the resource's policy. The first statement that
+/// applies and denies decides at once; otherwise the first that applies and allows does.
+///
+/// ```
+/// use policy::{Context, Decider, Decision, Policy, Request, Source, decide};
+/// let allow = Policy::parse(r#"{"Statement": {"Effect": "Allow", "Action": "s3:*",
+///     "Resource": "*"}}"#)?;
+/// let deny = Policy::parse(r#"{"Statement": [
+///     {"Effect": "Deny", "Action": "kms:*", "Resource": "*"},
+///     {"Sid": "NoDeletes", "Effect": "Deny", "Action": "s3:Delete*", "Resource": "*"}]}"#)?;
+/// let context = Context::new();
+/// let ask = |action| Request {
+///     principal: "arn:aws:iam::000000000000:user/alice",
+///     action,
+///     resource: "arn:aws:s3:::photos/cat.jpg",
+///     context: &context,
+/// };
+/// let verdict = decide(&[&allow, &deny], None, &ask("s3:DeleteObject"));
+/// assert_eq!(verdict.decision, Decision::ExplicitDeny);
+/// let by = verdict.by.expect("a statement denied");
+/// assert_eq!(by, Decider { source: Source::Identity(1), statement: 1 });
+/// assert_eq!(deny.statements[by.statement].sid.as_deref(), Some("NoDeletes"));
+/// let verdict = decide(&[&allow, &deny], None, &ask("s3:GetObject"));
+/// assert_eq!(verdict.by, Some(Decider { source: Source::Identity(0), statement: 0 }));
+/// assert_eq!(decide(&[&deny], None, &ask("s3:GetObject")).by, None);
+/// # Ok::<(), policy::PolicyError>(())
+/// ```
+pub fn decide(identity: &[&Policy], resource: Option<&Policy>, request: &Request<'_>) -> Verdict {
+    let identity = identity
         .iter()
-        .flat_map(|p| p.statements.iter().map(move |s| (*p, s)))
-        .filter(|(p, s)| statement_applies(p, s, request, false))
-        .map(|(_, s)| s.effect);
-    let resource_effects = resource
-        .into_iter()
-        .flat_map(|p| p.statements.iter().map(move |s| (p, s)))
-        .filter(|(p, s)| statement_applies(p, s, request, true))
-        .map(|(_, s)| s.effect);
-    let effects: Vec<Effect> = identity_effects.chain(resource_effects).collect();
-    if effects.contains(&Effect::Deny) {
-        Decision::ExplicitDeny
-    } else if effects.contains(&Effect::Allow) {
-        Decision::Allow
-    } else {
-        Decision::ImplicitDeny
+        .enumerate()
+        .map(|(i, p)| (Source::Identity(i), *p));
+    let policies = identity.chain(resource.map(|p| (Source::Resource, p)));
+    let mut allowed_by = None;
+    for (source, policy) in policies {
+        for (index, statement) in policy.statements.iter().enumerate() {
+            // Once something allows, only a Deny can still change the outcome.
+            if allowed_by.is_some() && statement.effect == Effect::Allow {
+                continue;
+            }
+            if !statement_applies(policy, statement, request, source == Source::Resource) {
+                continue;
+            }
+            let by = Some(Decider {
+                source,
+                statement: index,
+            });
+            match statement.effect {
+                Effect::Deny => {
+                    return Verdict {
+                        decision: Decision::ExplicitDeny,
+                        by,
+                    };
+                }
+                Effect::Allow => allowed_by = by,
+            }
+        }
+    }
+    let decision = match allowed_by {
+        Some(_) => Decision::Allow,
+        None => Decision::ImplicitDeny,
+    };
+    Verdict {
+        decision,
+        by: allowed_by,
     }
 }
 
+/// Whether `statement` matches the request: action, resource, principal (in a resource policy)
+/// and every condition, checked in that order and no further than the first that fails.
 fn statement_applies(
     policy: &Policy,
     statement: &Statement,
     request: &Request<'_>,
     resource_policy: bool,
 ) -> bool {
-    let expand = |text: &str| expand_variables(policy, text, request.context);
-    let action = patterns_match(&statement.actions, request.action, true, &|v| v.to_owned());
-    let resource = match &statement.resources {
-        Some(resources) => patterns_match(resources, request.resource, false, &expand),
+    let expand: &Expand<'_> = &|text| expand_variables(policy, text, request.context);
+    let resource = || match &statement.resources {
+        Some(resources) => patterns_match(resources, request.resource, false, expand),
         // A resource policy's statements are about the resource they are attached to.
         None => resource_policy,
     };
-    let principal = match (&statement.principals, resource_policy) {
-        (Some(principals), true) => patterns_match(principals, request.principal, false, &expand),
+    let principal = || match (&statement.principals, resource_policy) {
+        (Some(principals), true) => patterns_match(principals, request.principal, false, expand),
         (None, true) => false,
         (_, false) => true,
     };
-    action
-        && resource
-        && principal
+    // Actions hold no policy variables.
+    let verbatim: &Expand<'_> = &|text| Cow::Borrowed(text);
+    patterns_match(&statement.actions, request.action, true, verbatim)
+        && resource()
+        && principal()
         && statement
             .conditions
             .iter()
-            .all(|c| c.holds(request.context, &expand))
+            .all(|c| c.holds_expanding(request.context, expand))
 }
 
-fn patterns_match(
-    patterns: &Patterns,
-    text: &str,
-    ignore_case: bool,
-    expand: &dyn Fn(&str) -> String,
-) -> bool {
-    let any = |list: &[String]| {
+fn patterns_match(patterns: &Patterns, text: &str, ignore_case: bool, expand: &Expand<'_>) -> bool {
+    let any = |list: &[Pattern]| {
         list.iter()
-            .any(|p| wildcard::matches(&expand(p), text, ignore_case))
+            .any(|p| pattern_matches(p, text, ignore_case, expand))
     };
     match patterns {
         Patterns::Any(list) => any(list),
@@ -122,12 +203,48 @@ fn patterns_match(
     }
 }
 
+/// Matches one pattern: first its literal head, which any match must start with whatever its
+/// variables hold, then the rest.
+fn pattern_matches(pattern: &Pattern, text: &str, ignore_case: bool, expand: &Expand<'_>) -> bool {
+    let whole = pattern.as_str();
+    let (Some(head), Some(start)) = (
+        whole.as_bytes().get(..pattern.head),
+        text.as_bytes().get(..pattern.head),
+    ) else {
+        return false;
+    };
+    let head_matches = if ignore_case {
+        head.eq_ignore_ascii_case(start)
+    } else {
+        head == start
+    };
+    if !head_matches {
+        return false;
+    }
+    if pattern.has_variable() {
+        return wildcard::matches(&expand(whole), text, ignore_case);
+    }
+    // The head ends before an ASCII byte of the pattern, and the text repeats it byte for byte
+    // outside ASCII letters, so both cuts fall on character boundaries.
+    match (whole.get(pattern.head..), text.get(pattern.head..)) {
+        (Some(rest), Some(text_rest)) => wildcard::matches(rest, text_rest, ignore_case),
+        _ => wildcard::matches(whole, text, ignore_case),
+    }
+}
+
+/// Whether `text` holds a policy variable (`${`).
+pub(crate) fn has_variable(text: &str) -> bool {
+    // Searching for a `char` is a fast `memchr`; `$` is rare outside variables.
+    text.match_indices('$')
+        .any(|(at, _)| text.as_bytes().get(at + 1) == Some(&b'{'))
+}
+
 /// Replaces `${key}` with the context's value of `key` (and `${*}`, `${?}`, `${$}` with the
 /// literal characters), under Version 2012-10-17 only, as IAM does. A variable the request
 /// has no value for stays as it is, so it matches nothing but itself.
-fn expand_variables(policy: &Policy, text: &str, context: &Context) -> String {
-    if policy.version != "2012-10-17" || !text.contains("${") {
-        return text.to_owned();
+fn expand_variables<'t>(policy: &Policy, text: &'t str, context: &Context) -> Cow<'t, str> {
+    if policy.version != "2012-10-17" || !has_variable(text) {
+        return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
@@ -136,7 +253,7 @@ fn expand_variables(policy: &Policy, text: &str, context: &Context) -> String {
         out.push_str(before);
         let Some(end) = after.find('}') else {
             out.push_str(after);
-            return out;
+            return Cow::Owned(out);
         };
         let name = after.get(2..end).unwrap_or_default();
         match name {
@@ -149,7 +266,7 @@ fn expand_variables(policy: &Policy, text: &str, context: &Context) -> String {
         rest = after.get(end + 1..).unwrap_or_default();
     }
     out.push_str(rest);
-    out
+    Cow::Owned(out)
 }
 
 #[cfg(test)]

@@ -13,8 +13,8 @@ mod evaluate;
 pub mod wildcard;
 
 pub use condition::{Condition, Context, Operator, SetQualifier};
-pub use document::{Effect, Patterns, Policy, Statement};
-pub use evaluate::{Decision, Request, evaluate};
+pub use document::{Effect, Pattern, Patterns, Policy, Statement};
+pub use evaluate::{Decider, Decision, Request, Source, Verdict, decide, evaluate};
 
 /// Why a policy document was refused (IAM's `MalformedPolicyDocument`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -11,29 +11,57 @@
 /// assert!(!matches("arn:aws:s3:::photos", "arn:aws:s3:::photos2", false));
 /// ```
 pub fn matches(pattern: &str, text: &str, ignore_case: bool) -> bool {
-    let same = |p: char, t: char| {
-        if ignore_case {
-            p.eq_ignore_ascii_case(&t)
-        } else {
-            p == t
-        }
-    };
+    // Bytes match as characters do unless a `?` meets a multi-byte character: a literal byte
+    // sequence can only match whole characters (UTF-8 is self-synchronising), and case folding
+    // is ASCII-only either way. So compare bytes, allocating nothing, unless that can happen.
+    if !pattern.as_bytes().contains(&b'?') || text.is_ascii() {
+        return glob(pattern.as_bytes(), text.as_bytes(), ignore_case);
+    }
     let pattern: Vec<char> = pattern.chars().collect();
     let text: Vec<char> = text.chars().collect();
-    // Iterative matching with one backtrack point: linear in practice, no recursion.
+    glob(&pattern, &text, ignore_case)
+}
+
+/// A unit of matching: a byte of ASCII text, or a `char` of any other.
+trait Symbol: Copy + Eq {
+    const STAR: Self;
+    const ONE: Self;
+    fn same(self, other: Self, ignore_case: bool) -> bool;
+}
+
+impl Symbol for u8 {
+    const STAR: u8 = b'*';
+    const ONE: u8 = b'?';
+    fn same(self, other: u8, ignore_case: bool) -> bool {
+        self == other || (ignore_case && self.eq_ignore_ascii_case(&other))
+    }
+}
+
+impl Symbol for char {
+    const STAR: char = '*';
+    const ONE: char = '?';
+    fn same(self, other: char, ignore_case: bool) -> bool {
+        self == other || (ignore_case && self.eq_ignore_ascii_case(&other))
+    }
+}
+
+/// Iterative matching that remembers only the latest `*`: a later star can absorb whatever an
+/// earlier one would have, so backtracking to it alone is enough. At most `pattern × text`
+/// steps, never exponential, no recursion.
+fn glob<T: Symbol>(pattern: &[T], text: &[T], ignore_case: bool) -> bool {
     let (mut p, mut t) = (0usize, 0usize);
     let mut star: Option<(usize, usize)> = None;
     while t < text.len() {
         match (pattern.get(p), text.get(t)) {
-            (Some('*'), _) => {
+            (Some(&pc), _) if pc == T::STAR => {
                 star = Some((p, t));
                 p += 1;
             }
-            (Some('?'), Some(_)) => {
+            (Some(&pc), Some(_)) if pc == T::ONE => {
                 p += 1;
                 t += 1;
             }
-            (Some(&pc), Some(&tc)) if same(pc, tc) => {
+            (Some(&pc), Some(&tc)) if pc.same(tc, ignore_case) => {
                 p += 1;
                 t += 1;
             }
@@ -49,7 +77,7 @@ pub fn matches(pattern: &str, text: &str, ignore_case: bool) -> bool {
     }
     pattern
         .get(p..)
-        .is_some_and(|rest| rest.iter().all(|&c| c == '*'))
+        .is_some_and(|rest| rest.iter().all(|&c| c == T::STAR))
 }
 
 #[cfg(test)]

@@ -13,10 +13,36 @@ use super::{AuthError, SecretKey};
 pub struct Credential {
     /// The access key id, as clients send it.
     pub access_key_id: String,
-    /// The principal (user or role) the key belongs to.
-    pub principal: String,
+    /// Who the key belongs to.
+    pub principal: Principal,
     /// The secret access key.
     pub secret: SecretKey,
+}
+
+/// Who signs with a key: the root credentials, or an IAM user.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Principal {
+    /// The root credentials: allowed everything.
+    Root,
+    /// A user of the identity store.
+    User {
+        /// The user name (`aws:username`).
+        name: String,
+        /// The user's unique id (`aws:userid`).
+        id: String,
+        /// The user's ARN, as policies name it.
+        arn: String,
+    },
+}
+
+impl Principal {
+    /// The name shown as owner in listings and in logs: `root` or the user name.
+    pub fn name(&self) -> &str {
+        match self {
+            Principal::Root => "root",
+            Principal::User { name, .. } => name,
+        }
+    }
 }
 
 /// Finds credentials by access key id.
@@ -47,5 +73,45 @@ impl StaticCredentials {
 impl CredentialStore for StaticCredentials {
     async fn lookup(&self, access_key_id: &str) -> Result<Option<Credential>, AuthError> {
         Ok(self.by_id.get(access_key_id).cloned())
+    }
+}
+
+/// The root credentials and the access keys of the identity store's users. An inactive key is
+/// as unknown as a missing one (IAM answers `InvalidAccessKeyId` for both), and a deleted or
+/// deactivated key stops working with the next request: nothing is cached.
+pub struct IdentityCredentials {
+    root: StaticCredentials,
+    users: std::sync::Arc<iam::Iam>,
+}
+
+impl IdentityCredentials {
+    /// A store of `root` and the access keys in `users`.
+    pub fn new(root: Credential, users: std::sync::Arc<iam::Iam>) -> Self {
+        Self {
+            root: StaticCredentials::new([root]),
+            users,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl CredentialStore for IdentityCredentials {
+    async fn lookup(&self, access_key_id: &str) -> Result<Option<Credential>, AuthError> {
+        if let Some(root) = self.root.by_id.get(access_key_id) {
+            return Ok(Some(root.clone()));
+        }
+        let key = self
+            .users
+            .access_key(access_key_id)
+            .map_err(|e| AuthError::Store { source: e.into() })?;
+        Ok(key.filter(|k| k.active).map(|k| Credential {
+            access_key_id: k.access_key_id,
+            principal: Principal::User {
+                name: k.user_name,
+                id: k.user_id,
+                arn: k.user_arn,
+            },
+            secret: SecretKey::new(k.secret.expose()),
+        }))
     }
 }

@@ -37,7 +37,9 @@ use std::time::{Duration, SystemTime};
 use http::request::Parts;
 use sha2::{Digest, Sha256};
 
-pub use credentials::{Credential, CredentialStore, StaticCredentials};
+pub use credentials::{
+    Credential, CredentialStore, IdentityCredentials, Principal, StaticCredentials,
+};
 pub use error::AuthError;
 pub use secret::{SecretKey, SigningKey};
 pub use verify::{VerifiedBody, verify_body};
@@ -127,8 +129,8 @@ fn hex_sha256(text: &str) -> Option<[u8; 32]> {
 pub struct Authenticated {
     /// The access key id that signed.
     pub access_key_id: String,
-    /// The principal that key belongs to.
-    pub principal: String,
+    /// Who that key belongs to.
+    pub principal: Principal,
     /// The service of the credential scope (`s3`, `kms`, `iam`): the caller checks it.
     pub service: String,
     /// How the body is covered.
@@ -139,9 +141,9 @@ pub struct Authenticated {
 
 #[cfg(test)]
 impl Authenticated {
-    /// An identity for other modules' unit tests, as if `principal` had signed an
+    /// An identity for other modules' unit tests, as if the root had signed an
     /// UNSIGNED-PAYLOAD request with access key `AKIDTEST`.
-    pub(crate) fn for_tests(principal: &str) -> Self {
+    pub(crate) fn for_tests() -> Self {
         let secret = SecretKey::new("test-secret");
         let chain = ChainSeed {
             key: SigningKey::derive(&secret, "20260101", "us-east-1", "s3"),
@@ -151,7 +153,7 @@ impl Authenticated {
         };
         Self {
             access_key_id: "AKIDTEST".into(),
-            principal: principal.into(),
+            principal: Principal::Root,
             service: "s3".into(),
             payload: Payload::Unsigned,
             chain,

@@ -22,7 +22,7 @@ const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495
 pub(super) fn store() -> StaticCredentials {
     StaticCredentials::new([Credential {
         access_key_id: DOC_AKID.into(),
-        principal: "root".into(),
+        principal: Principal::Root,
         secret: SecretKey::new(DOC_SECRET),
     }])
 }
@@ -117,7 +117,7 @@ fn s3_doc_get_object() {
     );
     let who = auth(&parts, DOC_DATE).unwrap();
     assert_eq!(
-        (who.access_key_id.as_str(), who.principal.as_str()),
+        (who.access_key_id.as_str(), who.principal.name()),
         (DOC_AKID, "root")
     );
     assert_eq!(who.service, "s3");
@@ -586,7 +586,7 @@ fn authenticated_debug_leaks_no_key() {
     assert!(!printed.contains(DOC_SECRET));
     let printed = format!("{:?}", store());
     assert!(printed.contains("SecretKey(<redacted>)") && !printed.contains(DOC_SECRET));
-    let for_tests = Authenticated::for_tests("alice");
+    let for_tests = Authenticated::for_tests();
     let verified = verify_body(&for_tests, &request("PUT", "/b/k", &[]), body(vec![]));
     assert_clean(drain(verified.unwrap()), b"");
 }

@@ -33,7 +33,7 @@ fn seed() -> ChainSeed {
 fn who(payload: Payload) -> Authenticated {
     Authenticated {
         access_key_id: "AKID".into(),
-        principal: "root".into(),
+        principal: Principal::Root,
         service: "s3".into(),
         payload,
         chain: seed(),

@@ -12,7 +12,6 @@ use futures::{FutureExt, StreamExt, TryStreamExt};
 use http::{HeaderMap, HeaderName, Response};
 use percent_encoding::percent_decode_str;
 
-use super::Call;
 use super::errors::{S3Error, S3ErrorCode};
 use super::headers::{Conditions, Precondition, StoredHeaders};
 use super::meta::{Multipart, ObjectMeta};
@@ -20,6 +19,7 @@ use super::multipart::{self, PartTarget};
 use super::object::{self, Opened};
 use super::parts::{self, MAX_PART_SIZE};
 use super::sse::SseRequest;
+use super::{Call, access};
 use super::{names, xml};
 use crate::error::Error;
 use crate::keys;
@@ -100,7 +100,9 @@ pub async fn copy_object(
         .transpose()?;
     call.app.backend.head_bucket(bucket).await?;
     let sse = super::bucket::write_encryption(call, bucket, asked).await?;
-    let opened = object::open(call, &source.bucket, &source.key).await?;
+    let opened = open_source(call, &source).await?;
+    let arn = call.app.keys.master_key_arn(sse.key_ref.as_deref())?;
+    access::use_key(call, "kms:GenerateDataKey", &arn, (bucket, key))?;
     check_copy_conditions(&call.parts.headers, &opened)?;
     if opened.meta.size > MAX_COPY_SIZE {
         let msg = "The specified copy source is larger than the maximum allowable size for a \
@@ -128,9 +130,19 @@ pub async fn copy_object(
     let etag = opened.etag.trim_matches('"');
     let document = xml::copy_object_result(etag, copied.last_modified.into());
     let mut response = super::bucket::xml_response(document);
-    let arn = call.app.keys.master_key_arn(sse.key_ref.as_deref())?;
     sse.sse.apply(response.headers_mut(), &arn);
     Ok(response)
+}
+
+/// Opens a copy's source: the principal must be allowed to read it (`s3:GetObject`, with the
+/// source bucket's policy) and to decrypt under its master key.
+async fn open_source(call: &Call<'_>, source: &CopySource) -> Result<Opened, Error> {
+    let from = (source.bucket.as_str(), source.key.as_str());
+    let policy = access::bucket_policy(call, from.0).await?;
+    access::check_object(call, "s3:GetObject", from, policy.as_ref())?;
+    let opened = object::open(call, from.0, from.1).await?;
+    access::use_key(call, "kms:Decrypt", &opened.master_key_arn, from)?;
+    Ok(opened)
 }
 
 /// The metadata of the copy: the data key wrapped for its name, the headers kept or replaced,
@@ -256,7 +268,7 @@ pub async fn upload_part_copy(
     let upload_id = multipart::upload_id(call)?;
     let source = CopySource::from_headers(&call.parts.headers)?;
     let upload = multipart::read_upload(call, bucket, key, upload_id).await?;
-    let opened = object::open(call, &source.bucket, &source.key).await?;
+    let opened = open_source(call, &source).await?;
     check_copy_conditions(&call.parts.headers, &opened)?;
     let range = copy_range(&call.parts.headers, opened.meta.size)?;
     let size = range.end - range.start;

@@ -9,10 +9,12 @@ use http::{Method, Request, Response};
 use hyper::body::Incoming;
 
 use super::route::{Operation, Route, Router};
-use super::{bucket, copy, list, multipart, object, xml};
+use super::{access, bucket, copy, list, multipart, object, policy, xml};
 use crate::auth::{self, AuthSettings, Authenticated};
+use crate::authz::Grants;
 use crate::error::Error;
 use crate::server::{App, ResponseBody};
+use crate::trail;
 
 /// One request being answered: its head, who signed it, and the gateway.
 pub struct Call<'a> {
@@ -24,14 +26,16 @@ pub struct Call<'a> {
     pub who: Authenticated,
     /// Where the request was routed.
     pub route: Route,
+    /// What the principal may do.
+    pub grants: Grants,
 }
 
 impl Call<'_> {
     /// The owner reported in listings: the principal that signed the request.
     pub fn owner(&self) -> xml::Owner {
         xml::Owner {
-            id: self.who.principal.clone(),
-            display_name: self.who.principal.clone(),
+            id: self.who.principal.name().to_owned(),
+            display_name: self.who.principal.name().to_owned(),
         }
     }
 }
@@ -68,16 +72,16 @@ async fn run(
 
     let who = authenticate(app, &parts).await?;
     tracing::Span::current().record("access_key_id", who.access_key_id.as_str());
-
-    // Authorization: every authenticated principal is the root principal until policies land
-    // (issue #5); anonymous requests were refused by authenticate.
+    let grants = crate::server::grants(app, &who, &parts)?;
 
     let call = Call {
         app,
         parts,
         who,
         route,
+        grants,
     };
+    access::authorize(&call).await?;
     execute(&call, body).await
 }
 
@@ -90,6 +94,11 @@ fn record_route(route: &Route) {
     if let Some(key) = &route.key {
         span.record("key", key.as_str());
     }
+    trail::note(|e| {
+        e.action = format!("s3:{}", route.operation.name());
+        e.bucket.clone_from(&route.bucket);
+        e.key.clone_from(&route.key);
+    });
 }
 
 async fn authenticate(app: &App, parts: &http::request::Parts) -> Result<Authenticated, Error> {
@@ -141,6 +150,9 @@ async fn execute(call: &Call<'_>, body: Incoming) -> Result<Response<ResponseBod
         Operation::PutBucketEncryption => bucket::put_encryption(call, bucket, body).await,
         Operation::GetBucketEncryption => bucket::get_encryption(call, bucket).await,
         Operation::DeleteBucketEncryption => bucket::delete_encryption(call, bucket).await,
+        Operation::PutBucketPolicy => policy::put(call, bucket, body).await,
+        Operation::GetBucketPolicy => policy::get(call, bucket).await,
+        Operation::DeleteBucketPolicy => policy::delete(call, bucket).await,
         Operation::GetObjectTagging => object::tagging(call, bucket, key).await,
         Operation::CopyObject => copy::copy_object(call, bucket, key).await,
         Operation::UploadPartCopy => copy::upload_part_copy(call, bucket, key).await,

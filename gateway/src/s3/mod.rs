@@ -14,6 +14,7 @@ pub mod names;
 pub mod route;
 pub mod xml;
 
+mod access;
 mod bucket;
 mod copy;
 mod dispatch;
@@ -23,6 +24,7 @@ mod list;
 mod multipart;
 mod object;
 pub mod parts;
+mod policy;
 pub mod sse;
 
 pub use dispatch::{Call, handle, read_small_body};

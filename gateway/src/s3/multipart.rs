@@ -57,7 +57,7 @@ pub async fn create(
     let upload_key = object::generate_key(call, bucket, key, &sse)?;
     let sealed_headers = seal::seal_headers(&upload_key.key, &object::headers_json(&headers)?)?;
     let sealed = (upload_key.wrapped.as_slice(), sealed_headers.as_slice());
-    let record = UploadRecord::new(key, &call.who.principal, sealed, &sse.sse);
+    let record = UploadRecord::new(key, call.who.principal.name(), sealed, &sse.sse);
 
     let upload_id = parts::new_upload_id();
     let body = record.to_bytes();
@@ -622,6 +622,16 @@ pub async fn read_upload(
         .keys
         .unwrap_with(bucket, key, &wrapped_key, &sse.context()?)
         .map_err(|e| Error::from_unwrap(bucket, key, e))?;
+    // Writing parts and completing use the upload's data key, as AWS asks kms:Decrypt for;
+    // listing parts and aborting do not.
+    use super::route::Operation::{CompleteMultipartUpload, UploadPart, UploadPartCopy};
+    let operation = call.route.operation;
+    if matches!(
+        operation,
+        UploadPart | UploadPartCopy | CompleteMultipartUpload
+    ) {
+        super::access::use_key(call, "kms:Decrypt", &master_key_arn, (bucket, key))?;
+    }
     let headers_key = kms_core::aead::Key::new(data_key.as_bytes())?;
     let headers = object::open_headers(bucket, key, &headers_key, &sealed_headers)?;
     Ok(Upload {

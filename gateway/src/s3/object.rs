@@ -147,8 +147,10 @@ pub(super) fn generate_key(
     let generated = call
         .app
         .keys
-        .generate_under(bucket, key, sse.key_ref.as_deref(), &context);
-    Ok(generated?)
+        .generate_under(bucket, key, sse.key_ref.as_deref(), &context)?;
+    let action = "kms:GenerateDataKey";
+    super::access::use_key(call, action, &generated.master_key_arn, (bucket, key))?;
+    Ok(generated)
 }
 
 /// GetObject and HeadObject: `with_body` tells which.
@@ -160,6 +162,7 @@ pub async fn get(
 ) -> Result<Response<ResponseBody>, Error> {
     check_version(call)?;
     let opened = open(call, bucket, key).await?;
+    super::access::use_key(call, "kms:Decrypt", &opened.master_key_arn, (bucket, key))?;
     let conditions = Conditions::from_headers(&call.parts.headers);
     match conditions.evaluate(&opened.etag, opened.last_modified()) {
         Precondition::Proceed => {}
@@ -528,11 +531,18 @@ pub async fn delete_many(
     let document = super::read_small_body(call, body, MAX_DELETE_BODY).await?;
     let request = super::xml::parse_delete(&document)?;
     call.app.backend.head_bucket(bucket).await?;
+    let policy = super::access::bucket_policy(call, bucket).await?;
+    let policy = policy.as_ref();
 
     let outcomes: Vec<(ObjectIdentifier, Result<(), S3Error>)> =
         futures::stream::iter(request.objects)
             .map(|object| async move {
-                let result = match super::names::check_key(&object.key) {
+                let action = "s3:DeleteObject";
+                let allowed = super::names::check_key(&object.key).and_then(|()| {
+                    super::access::check_object(call, action, (bucket, &object.key), policy)
+                        .map_err(|e| e.to_s3())
+                });
+                let result = match allowed {
                     Ok(()) => delete_one(call, bucket, &object.key)
                         .await
                         .map_err(|e| e.to_s3()),

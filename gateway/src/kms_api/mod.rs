@@ -3,7 +3,8 @@
 //!
 //! A request is `POST /` with `X-Amz-Target: TrentService.<Operation>` and a JSON body. It walks
 //! the same path as an S3 request, shorter: the body is read (it is small), the SigV4 signature
-//! checked over it with service `kms`, then the operation runs on `kms-core` and answers JSON.
+//! checked over it with service `kms`, the caller's policies and the key's policy asked
+//! ([`access`]), then the operation runs on `kms-core` and answers JSON.
 //! Every error becomes `{"__type": ..., "message": ...}` in [`KmsError`], the one mapping from
 //! internal errors to KMS's wire errors. Binary values (plaintexts, ciphertext blobs) travel as
 //! base64, as in AWS.
@@ -21,6 +22,9 @@ use serde_json::{Value, json};
 
 use crate::auth::{self, AuthError, AuthSettings};
 use crate::server::{App, ResponseBody, full};
+use crate::trail;
+
+mod access;
 
 /// The `X-Amz-Target` prefix of every KMS operation.
 pub const TARGET_PREFIX: &str = "TrentService.";
@@ -44,12 +48,23 @@ pub fn is_kms<B>(request: &Request<B>) -> bool {
 pub async fn handle(app: &App, request: Request<Incoming>) -> Response<ResponseBody> {
     match run(app, request).await {
         Ok(body) => json_response(StatusCode::OK, &body),
-        Err(error) => {
-            tracing::debug!(error = %error.message, kind = error.kind, "kms request refused");
-            let body = json!({ "__type": error.kind, "message": error.message });
-            json_response(error.status, &body)
-        }
+        Err(error) => error_response(&error),
     }
+}
+
+fn error_response(error: &KmsError) -> Response<ResponseBody> {
+    tracing::debug!(error = %error.message, kind = error.kind, "kms request refused");
+    let body = json!({ "__type": error.kind, "message": error.message });
+    let mut response = json_response(error.status, &body);
+    let code = trail::ErrorCode(error.kind.to_owned());
+    response.extensions_mut().insert(code);
+    response
+}
+
+/// The answer while the audit trail cannot be written.
+pub fn unavailable() -> Response<ResponseBody> {
+    let error = KmsError::new("KMSInternalException", "An internal error occurred");
+    error_response(&error)
 }
 
 async fn run(app: &App, request: Request<Incoming>) -> Result<Value, KmsError> {
@@ -62,6 +77,7 @@ async fn run(app: &App, request: Request<Incoming>) -> Result<Value, KmsError> {
         .unwrap_or_default()
         .to_owned();
     tracing::Span::current().record("operation", operation.as_str());
+    trail::note(|e| e.action = format!("kms:{operation}"));
     if parts.method != http::Method::POST || parts.uri.path() != "/" {
         return Err(KmsError::new(
             "UnsupportedOperationException",
@@ -80,8 +96,10 @@ async fn run(app: &App, request: Request<Incoming>) -> Result<Value, KmsError> {
         return Err(KmsError::new("InvalidSignatureException", msg));
     }
 
-    // Authorization: every authenticated principal is the root principal until policies land
-    // (issue #5).
+    let grants = crate::server::grants(app, &who, &parts).map_err(access::internal)?;
+    // A body that is not JSON asks about nothing; the operation refuses it.
+    let value: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    access::authorize(app, &grants, &operation, &value)?;
 
     let kms = app.keys.kms();
     if !MUTATIONS.contains(&operation.as_str()) {
@@ -108,6 +126,7 @@ const MUTATIONS: &[&str] = &[
     "EnableKeyRotation",
     "DisableKeyRotation",
     "RotateKeyOnDemand",
+    "PutKeyPolicy",
 ];
 
 async fn read_body(body: Incoming) -> Result<Bytes, KmsError> {
@@ -212,8 +231,18 @@ fn operate(kms: &Kms, operation: &str, body: &[u8]) -> Result<Value, KmsError> {
             let r: KeyRef = parse(body)?;
             let policy = kms
                 .get_key_policy(&r.key_id)?
-                .unwrap_or_else(default_policy);
+                .unwrap_or_else(|| default_policy(&kms.options().account_id));
             Ok(json!({ "Policy": policy, "PolicyName": "default" }))
+        }
+        "PutKeyPolicy" => {
+            let r: PutKeyPolicy = parse(body)?;
+            if r.policy_name.as_deref().is_some_and(|n| n != "default") {
+                let msg = "PolicyName must be \"default\"";
+                return Err(KmsError::new("ValidationException", msg));
+            }
+            access::check_policy(&r.policy)?;
+            kms.put_key_policy(&r.key_id, &r.policy)?;
+            Ok(json!({}))
         }
         "ListResourceTags" => {
             let r: KeyRef = parse(body)?;
@@ -239,6 +268,9 @@ fn create_key(kms: &Kms, r: CreateKeyRequest) -> Result<Value, KmsError> {
     {
         let msg = "Sealgate makes ENCRYPT_DECRYPT keys only";
         return Err(KmsError::new("UnsupportedOperationException", msg));
+    }
+    if let Some(policy) = &r.policy {
+        access::check_policy(policy)?;
     }
     let request = CreateKey {
         description: r.description.unwrap_or_default(),
@@ -347,15 +379,17 @@ fn generate_data_key(
     Ok(answer)
 }
 
-/// The policy AWS gives a key created without one: the account may do anything with it.
-fn default_policy() -> String {
+/// What GetKeyPolicy shows for a key created without a policy: AWS's default, which leaves the
+/// key's use to the account (the root) and to identity policies. Sealgate does not store it, so
+/// such a key has no resource policy to evaluate.
+fn default_policy(account_id: &str) -> String {
     json!({
         "Version": "2012-10-17",
         "Id": "key-default-1",
         "Statement": [{
             "Sid": "Enable IAM User Permissions",
             "Effect": "Allow",
-            "Principal": { "AWS": "*" },
+            "Principal": { "AWS": format!("arn:aws:iam::{account_id}:root") },
             "Action": "kms:*",
             "Resource": "*",
         }],
@@ -387,6 +421,14 @@ struct CreateKeyRequest {
     key_usage: Option<String>,
     key_spec: Option<String>,
     customer_master_key_spec: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct PutKeyPolicy {
+    key_id: String,
+    policy: String,
+    policy_name: Option<String>,
 }
 
 #[derive(Deserialize)]
