@@ -184,6 +184,11 @@ kms_local=$(cd "$root" && cargo run --release -q -p kms-core --example kms_throu
 kms_local_gen=$(awk '/^GenerateDataKey/ { print $(NF - 1) }' <<<"$kms_local")
 kms_local_dec=$(awk '/^Decrypt/ { print $(NF - 1) }' <<<"$kms_local")
 
+echo "== policy evaluation: a principal with 10 policies of 10 statements, against 1 of 1" >&2
+policy_out=$(cd "$root" && cargo bench -q -p policy --bench evaluate 2>/dev/null)
+policy_base=$(awk '/^baseline/ { print $(NF - 1) }' <<<"$policy_out")
+policy_full=$(awk '/^principal/ { for (i = 1; i < NF; i++) if ($(i + 1) == "ns/evaluation") print $i }' <<<"$policy_out")
+
 echo "== ${concurrent} concurrent ${size_mib} MiB transfers through Sealgate (folder backend)" >&2
 "$s3bench" "$folder" sealed put many "$size" "$concurrent" >/dev/null
 "$s3bench" "$folder" sealed get many "$concurrent" >/dev/null
@@ -215,4 +220,8 @@ Sealgate benchmark ($(nproc) cores, ${size_mib} MiB objects, backend s3s-fs on /
 |---|---|---|---|
 | GenerateDataKey | $kms_gen | $kms_local_gen | >= 20000 over HTTP |
 | Decrypt | $kms_dec | $kms_local_dec | >= 20000 over HTTP |
+
+| policy evaluation, ns per request | 1 policy of 1 statement | 10 policies of 10 statements | ratio | target |
+|---|---|---|---|---|
+| allowed, implicitly and explicitly denied requests mixed | $policy_base | $policy_full | $(ratio "$policy_full" "$policy_base") | < 5000 ns |
 EOF

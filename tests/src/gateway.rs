@@ -37,11 +37,26 @@ pub struct Gateway {
     process: Option<Guarded>,
     /// The S3 server it fronts (endpoint, region, credentials); `None` for the folder.
     s3: Option<(String, String, Creds)>,
+    /// More `sealgate serve` arguments, given on every start.
+    args: Vec<String>,
 }
 
 impl Gateway {
     /// Starts the gateway in front of `backend` and waits until it is ready.
     pub fn start(backend: BackendKind<'_>) -> Gateway {
+        Gateway::start_with_args(backend, &[])
+    }
+
+    /// Stops this gateway's process and starts another on the same data dir and backend, on a
+    /// new port: whatever the first kept only in memory is gone.
+    pub fn restart(&mut self) {
+        drop(self.process.take()); // waits for the process to end
+        self.run();
+    }
+
+    /// Like [`Gateway::start`], with more `sealgate serve` arguments (`--audit-max-file-age-secs`,
+    /// say), which also hold after a [`Gateway::restart`].
+    pub fn start_with_args(backend: BackendKind<'_>, args: &[&str]) -> Gateway {
         let data_dir = tempfile::tempdir().expect("temp data dir");
         let s3 = match backend {
             BackendKind::Folder => None,
@@ -56,21 +71,22 @@ impl Gateway {
             data_dir,
             process: None,
             s3,
+            args: args.iter().map(|a| (*a).to_owned()).collect(),
         };
         gateway.run();
         gateway
     }
 
-    /// Stops this gateway's process and starts another on the same data dir and backend, on a
-    /// new port: whatever the first kept only in memory is gone.
-    pub fn restart(&mut self) {
-        drop(self.process.take()); // waits for the process to end
-        self.run();
+    /// Stops the process the way an operator does (SIGTERM: requests finish, the audit file is
+    /// sealed) and waits for it to end; the data dir stays until the gateway is dropped.
+    pub fn stop(&mut self) {
+        drop(self.process.take());
     }
 
     fn run(&mut self) {
         let addr = format!("127.0.0.1:{}", process::free_port());
-        let command = serve_command(&addr, self.data_dir.path(), self.s3.as_ref());
+        let mut command = serve_command(&addr, self.data_dir.path(), self.s3.as_ref());
+        command.args(&self.args);
 
         let log = self.data_dir.path().with_extension("log");
         let mut process = Guarded::spawn(command, &log);

@@ -61,7 +61,44 @@ pub struct Env {
     pub region: String,
 }
 
+/// The gateway's account id, as its IAM API reports it.
+pub const ACCOUNT_ID: &str = "000000000000";
+
+/// The ARN of the gateway's IAM user `name`.
+pub fn user_arn(name: &str) -> String {
+    format!("arn:aws:iam::{ACCOUNT_ID}:user/{name}")
+}
+
+/// The ARN of the gateway's root identity.
+pub fn root_arn() -> String {
+    format!("arn:aws:iam::{ACCOUNT_ID}:root")
+}
+
 impl Env {
+    /// The same endpoint and region, acting as another identity.
+    pub fn with_credentials(&self, access_key_id: &str, secret_access_key: &str) -> Env {
+        Env {
+            creds: Creds::new(access_key_id, secret_access_key),
+            ..self.clone()
+        }
+    }
+
+    /// Creates the IAM user `name` and an access key for it with aws-cli (acting as this
+    /// identity), and returns the environment acting as the new user.
+    pub fn create_user(&self, name: &str) -> Env {
+        self.aws(&["iam", "create-user", "--user-name", name]);
+        let out = self.aws(&["iam", "create-access-key", "--user-name", name]);
+        let created: serde_json::Value =
+            serde_json::from_slice(&out.stdout).expect("create-access-key prints JSON");
+        let field = |name: &str| {
+            created["AccessKey"][name]
+                .as_str()
+                .unwrap_or_else(|| panic!("AccessKey.{name} in {created}"))
+                .to_owned()
+        };
+        self.with_credentials(&field("AccessKeyId"), &field("SecretAccessKey"))
+    }
+
     fn apply(&self, command: &mut Command, home: &Path) {
         command
             .env("AWS_ACCESS_KEY_ID", &self.creds.access_key_id)
