@@ -265,3 +265,52 @@ pub fn rfc3339(time: time::OffsetDateTime) -> String {
         .format(&format)
         .unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::{empty, full};
+    use http::StatusCode;
+
+    fn trail(dir: &std::path::Path) -> Arc<Trail> {
+        let key = audit::SealKey::from_bytes([7; audit::SEAL_KEY_LEN]);
+        let log = audit::AuditLog::open(dir, key, audit::AuditOptions::default()).unwrap();
+        Arc::new(Trail::new(log))
+    }
+
+    fn draft() -> Arc<Mutex<Draft>> {
+        Arc::new(Mutex::new(Draft::new(Service::S3, "s3:GetObject", "REQ1")))
+    }
+
+    #[test]
+    fn an_event_that_cannot_be_appended_fails_the_request_and_stops_the_next() {
+        let dir = tempfile::tempdir().unwrap();
+        let trail = trail(dir.path());
+        let answered = trail.finish(draft(), full(StatusCode::OK, "x"), || {
+            empty(StatusCode::SERVICE_UNAVAILABLE)
+        });
+        assert_eq!(answered.status(), StatusCode::OK);
+        assert!(trail.is_ready());
+
+        // A closed log refuses appends, as a full disk would.
+        trail.close();
+        let answered = trail.finish(draft(), full(StatusCode::OK, "x"), || {
+            empty(StatusCode::SERVICE_UNAVAILABLE)
+        });
+        assert_eq!(answered.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(!trail.is_ready());
+    }
+
+    #[test]
+    fn the_first_denial_is_kept() {
+        let mut event = Draft::new(Service::S3, "s3:CopyObject", "REQ2");
+        event.decide(Decision::Allow, Some("a".into()), None);
+        event.decide(Decision::Deny, Some("b".into()), Some("denied".into()));
+        event.decide(Decision::Allow, Some("c".into()), None);
+        assert_eq!(event.decision, Decision::Deny);
+        assert_eq!(event.decided_by.as_deref(), Some("b"));
+        event.add_resource("arn:aws:s3:::b/k");
+        event.add_resource("arn:aws:s3:::b/k");
+        assert_eq!(event.resources.len(), 1);
+    }
+}
