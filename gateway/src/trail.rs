@@ -77,7 +77,7 @@ pub struct ErrorCode(pub String);
 
 /// The audit trail of this gateway: where events go, and whether the last append worked.
 pub struct Trail {
-    log: Option<audit::AuditLog>,
+    log: audit::AuditLog,
     failing: AtomicBool,
 }
 
@@ -85,15 +85,7 @@ impl Trail {
     /// A trail appending to `log`.
     pub fn new(log: audit::AuditLog) -> Trail {
         Trail {
-            log: Some(log),
-            failing: AtomicBool::new(false),
-        }
-    }
-
-    /// A trail that records nothing, for unit tests of other modules.
-    pub fn disabled() -> Trail {
-        Trail {
-            log: None,
+            log,
             failing: AtomicBool::new(false),
         }
     }
@@ -105,10 +97,7 @@ impl Trail {
 
     /// Appends one event; a failure marks the trail failing until an append works again.
     pub fn append(&self, event: &Event) -> Result<(), audit::Error> {
-        let Some(log) = &self.log else {
-            return Ok(());
-        };
-        match log.append(event) {
+        match self.log.append(event) {
             Ok(()) => {
                 self.failing.store(false, Ordering::Relaxed);
                 Ok(())
@@ -135,7 +124,7 @@ impl Trail {
 
     /// Seals the current file of the log (at shutdown).
     pub fn close(&self) {
-        if let Some(Err(error)) = self.log.as_ref().map(audit::AuditLog::close) {
+        if let Err(error) = self.log.close() {
             tracing::error!(error = %error, "audit trail could not be sealed");
         }
     }
@@ -255,15 +244,6 @@ impl Body for Audited {
     fn size_hint(&self) -> SizeHint {
         self.body.size_hint()
     }
-}
-
-/// A time as RFC 3339 with seconds, as condition keys and events carry it.
-pub fn rfc3339(time: time::OffsetDateTime) -> String {
-    let format =
-        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
-    time.to_offset(time::UtcOffset::UTC)
-        .format(&format)
-        .unwrap_or_default()
 }
 
 #[cfg(test)]

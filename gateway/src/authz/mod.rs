@@ -193,7 +193,7 @@ fn base_context(
     let mut context = Context::new();
     context
         .set("aws:SecureTransport", "false")
-        .set("aws:CurrentTime", trail::rfc3339(now))
+        .set("aws:CurrentTime", rfc3339(now))
         .set("aws:EpochTime", now.unix_timestamp().to_string())
         .set("aws:PrincipalArn", arn)
         .set("aws:PrincipalAccount", account_of(arn));
@@ -291,4 +291,13 @@ impl Grants {
             None => format!("{} / statement #{}", named.name, decider.statement + 1),
         }
     }
+}
+
+/// A time as RFC 3339 with seconds, as `aws:CurrentTime` carries it.
+fn rfc3339(time: time::OffsetDateTime) -> String {
+    let format =
+        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+    time.to_offset(time::UtcOffset::UTC)
+        .format(&format)
+        .unwrap_or_default()
 }
