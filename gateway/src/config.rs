@@ -65,6 +65,25 @@ pub struct ServeOptions {
     /// Log filter, as `RUST_LOG` [default: info].
     #[arg(long, env = "SEALGATE_LOG_LEVEL")]
     pub log_level: Option<String>,
+    /// Where master-key material lives: `software` (a root key in the data dir) or `pkcs11` (an
+    /// HSM through its PKCS#11 module) [default: software].
+    #[arg(long, env = "SEALGATE_ROOT_OF_TRUST")]
+    pub root_of_trust: Option<RootOfTrustKind>,
+    /// The PKCS#11 module (shared library) of the HSM, such as
+    /// `/usr/lib/softhsm/libsofthsm2.so`.
+    #[arg(long, env = "SEALGATE_PKCS11_MODULE")]
+    pub pkcs11_module: Option<PathBuf>,
+    /// The label of the HSM token to use.
+    #[arg(long, env = "SEALGATE_PKCS11_TOKEN_LABEL")]
+    pub pkcs11_token_label: Option<String>,
+    /// The slot of the HSM token, instead of its label.
+    #[arg(long, env = "SEALGATE_PKCS11_SLOT")]
+    pub pkcs11_slot: Option<u64>,
+    /// A file holding the token's user PIN (mode 0600). The PIN may instead come from the
+    /// environment variable SEALGATE_PKCS11_PIN; never from the command line or this file in
+    /// clear.
+    #[arg(long, env = "SEALGATE_PKCS11_PIN_FILE")]
+    pub pkcs11_pin_file: Option<PathBuf>,
     /// When audit events reach the disk: `batched` (fsync at most a second after an event; an
     /// operating-system crash can lose that second) or `every-event` (fsync before each
     /// response) [default: batched].
@@ -76,6 +95,42 @@ pub struct ServeOptions {
     /// Age at which an audit file is sealed and a new one begun, in seconds [default: 3600].
     #[arg(long, env = "SEALGATE_AUDIT_MAX_FILE_AGE_SECS")]
     pub audit_max_file_age_secs: Option<u64>,
+}
+
+/// Where master-key material lives.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RootOfTrustKind {
+    /// A root key in a 0600 file in the data dir.
+    #[default]
+    Software,
+    /// An HSM, through its PKCS#11 module.
+    Pkcs11,
+}
+
+/// The root of trust, resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RootConfig {
+    /// The root key in `DATA_DIR/root.key`.
+    Software,
+    /// An HSM token.
+    Pkcs11 {
+        /// The module's path.
+        module: PathBuf,
+        /// Which token.
+        token: TokenChoice,
+        /// A file with the PIN, if the PIN does not come from the environment.
+        pin_file: Option<PathBuf>,
+    },
+}
+
+/// How the HSM token is chosen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenChoice {
+    /// By its label.
+    Label(String),
+    /// By its slot id.
+    Slot(u64),
 }
 
 /// When audit events are forced to the disk.
@@ -130,6 +185,8 @@ pub struct Config {
     pub log_level: String,
     /// How the audit trail is written.
     pub audit: AuditConfig,
+    /// Where master-key material lives.
+    pub root: RootConfig,
 }
 
 /// A setting that cannot be used.
@@ -171,6 +228,11 @@ impl ServeOptions {
                 .or(file.backend_secret_access_key),
             log_format: self.log_format.or(file.log_format),
             log_level: self.log_level.or(file.log_level),
+            root_of_trust: self.root_of_trust.or(file.root_of_trust),
+            pkcs11_module: self.pkcs11_module.or(file.pkcs11_module),
+            pkcs11_token_label: self.pkcs11_token_label.or(file.pkcs11_token_label),
+            pkcs11_slot: self.pkcs11_slot.or(file.pkcs11_slot),
+            pkcs11_pin_file: self.pkcs11_pin_file.or(file.pkcs11_pin_file),
             audit_durability: self.audit_durability.or(file.audit_durability),
             audit_max_file_mb: self.audit_max_file_mb.or(file.audit_max_file_mb),
             audit_max_file_age_secs: self
@@ -198,6 +260,7 @@ impl Config {
         validate_region("region", &region)?;
         let backend = backend_config(&data_dir, &options.backend_endpoint, &options)?;
         let audit = audit_config(&options)?;
+        let root = root_config(&options)?;
 
         Ok(Config {
             listen: options.listen.unwrap_or_else(default_listen),
@@ -208,8 +271,38 @@ impl Config {
             log_format: options.log_format.unwrap_or_default(),
             log_level: options.log_level.unwrap_or_else(|| "info".to_owned()),
             audit,
+            root,
         })
     }
+}
+
+fn root_config(options: &ServeOptions) -> Result<RootConfig, ConfigError> {
+    let invalid = |name, reason: &str| ConfigError::Invalid {
+        name,
+        reason: reason.to_owned(),
+    };
+    if options.root_of_trust.unwrap_or_default() == RootOfTrustKind::Software {
+        return Ok(RootConfig::Software);
+    }
+    let module = options.pkcs11_module.clone().ok_or_else(|| {
+        invalid(
+            "pkcs11_module",
+            "root_of_trust pkcs11 needs the module's path",
+        )
+    })?;
+    let token = match (&options.pkcs11_token_label, options.pkcs11_slot) {
+        (Some(label), None) => TokenChoice::Label(label.clone()),
+        (None, Some(slot)) => TokenChoice::Slot(slot),
+        _ => {
+            let reason = "give exactly one of pkcs11_token_label and pkcs11_slot";
+            return Err(invalid("pkcs11_token_label", reason));
+        }
+    };
+    Ok(RootConfig::Pkcs11 {
+        module,
+        token,
+        pin_file: options.pkcs11_pin_file.clone(),
+    })
 }
 
 fn audit_config(options: &ServeOptions) -> Result<AuditConfig, ConfigError> {

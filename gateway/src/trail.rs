@@ -33,8 +33,9 @@ pub type Draft = Event;
 
 /// What the steps of the path add to a draft beside plain fields.
 pub trait DraftExt {
-    /// A decision of the authorizer. A request asks several questions (a copy reads one object
-    /// and writes another); the first denial is the one the event keeps.
+    /// A decision of the authorizer. A request asks several questions (a GET asks about the
+    /// object, then its master key; a copy reads one object and writes another): the event keeps
+    /// the first denial, or else the first allow, the one about the operation itself.
     fn decide(&mut self, decision: Decision, by: Option<String>, reason: Option<String>);
     /// A resource the request acts on, once.
     fn add_resource(&mut self, arn: &str);
@@ -42,7 +43,12 @@ pub trait DraftExt {
 
 impl DraftExt for Event {
     fn decide(&mut self, decision: Decision, by: Option<String>, reason: Option<String>) {
-        if self.decision == Decision::Deny {
+        let kept = match self.decision {
+            Decision::Deny => true,
+            Decision::Allow => decision == Decision::Allow,
+            Decision::None => false,
+        };
+        if kept {
             return;
         }
         self.decision = decision;
@@ -154,11 +160,20 @@ impl Trail {
             };
         }
         let trail = Arc::clone(self);
+        // hyper stops polling once Content-Length bytes are out, and drops the body unfinished.
+        let length = response
+            .headers()
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse().ok());
         response.map(|body| {
             let audited = Audited {
                 body,
                 sent: 0,
-                pending: Some(Pending { trail, draft }),
+                pending: Some(Pending {
+                    trail,
+                    draft,
+                    length,
+                }),
             };
             http_body_util::BodyExt::boxed_unsync(audited)
         })
@@ -179,12 +194,15 @@ impl Trail {
 struct Pending {
     trail: Arc<Trail>,
     draft: Arc<Mutex<Draft>>,
+    /// The response's Content-Length, if it has one.
+    length: Option<u64>,
 }
 
 impl Pending {
-    fn append(self, sent: u64, complete: bool) {
+    fn append(self, sent: u64, ended: bool) {
         let mut event = lock(&self.draft).clone();
         event.bytes_out = sent;
+        let complete = ended || self.length.is_some_and(|length| sent >= length);
         if !complete {
             event.reason = Some("the body was not sent in full".to_owned());
         }

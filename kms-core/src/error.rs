@@ -120,6 +120,34 @@ pub enum Error {
         reason: &'static str,
     },
 
+    /// A [`Pkcs11Root`](crate::Pkcs11Root) could not be opened: the module did not load or
+    /// initialize, no slot holds the token, or the session or login failed. A start-up error.
+    #[error("PKCS#11 module {module}: {reason}")]
+    Pkcs11Open {
+        /// The module (shared library) of the configuration.
+        module: PathBuf,
+        /// The step that failed (`load the PKCS#11 module`, `find the token`, `C_Login`, ...).
+        reason: &'static str,
+        /// The library's or token's error.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+
+    /// The root of trust cannot be reached right now: the token was removed, its sessions were
+    /// lost or the PKCS#11 library was finalized, and one re-open, re-login and retry did not
+    /// help. Nothing is lost (the token holds all the state); the caller may retry later, and
+    /// the gateway answers 503. Never returned by the software root.
+    #[error("root of trust {kind} unavailable: {reason}")]
+    RootUnavailable {
+        /// [`RootOfTrust::kind`](crate::RootOfTrust::kind) of the failing root.
+        kind: &'static str,
+        /// The step that failed (`C_Encrypt`, `C_Login`, ...).
+        reason: &'static str,
+        /// The token's error (its return code), for the log only.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+
     /// The system random generator failed.
     #[error("random generator failed")]
     Random,

@@ -402,7 +402,7 @@ impl Kms {
 /// every other failure to open into the one generic [`Error::InvalidCiphertext`].
 fn only_root_faults(err: Error) -> Error {
     match err {
-        Error::RootOfTrust { .. } => err,
+        Error::RootOfTrust { .. } | Error::RootUnavailable { .. } => err,
         _ => Error::InvalidCiphertext,
     }
 }

@@ -3,8 +3,8 @@
 //! [`Kms`](crate::Kms) never sees master-key material. It asks a [`RootOfTrust`] to create a
 //! version (getting back an opaque handle it stores in the key store) and to seal or open data
 //! keys with a version's handle. [`SoftwareRoot`] is the built-in root: each version's material
-//! is 32 random bytes encrypted by a root key kept in a 0600 file. An HSM implements the same
-//! trait later.
+//! is 32 random bytes encrypted by a root key kept in a 0600 file. The HSM root is
+//! [`Pkcs11Root`](crate::Pkcs11Root); [`MigratingRoot`](crate::MigratingRoot) layers the two.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -43,9 +43,18 @@ pub trait RootOfTrust: Send + Sync + fmt::Debug {
 
     /// Destroys the version's material for good (crypto-erase). Must succeed when repeated.
     fn destroy(&self, handle: &[u8]) -> Result<(), Error>;
+
+    /// Whether `handle` is in this root's format, judged by its format byte alone. A
+    /// [`MigratingRoot`](crate::MigratingRoot) sends each handle to the root that owns it. The
+    /// default claims every handle, which suits a root that is never layered.
+    fn owns_handle(&self, handle: &[u8]) -> bool {
+        let _ = handle;
+        true
+    }
 }
 
-/// Format byte of a software-root handle. Frozen: documented in `docs/format-kms.md`.
+/// Format byte of a software-root handle. Frozen: documented in `docs/format-kms.md`. Other
+/// roots' handles start with another byte (a PKCS#11 handle with `b'p'`).
 const HANDLE_FORMAT: u8 = 1;
 /// Domain prefix of the associated data that binds a handle's header. Frozen.
 const HANDLE_AAD_PREFIX: &[u8] = b"sealgate/root-handle/v1";
@@ -177,6 +186,10 @@ impl RootOfTrust for SoftwareRoot {
             .map_err(|_| Error::InvalidCiphertext)?;
         buf.truncate(len);
         Ok(plain)
+    }
+
+    fn owns_handle(&self, handle: &[u8]) -> bool {
+        handle.first() == Some(&HANDLE_FORMAT)
     }
 
     fn destroy(&self, handle: &[u8]) -> Result<(), Error> {

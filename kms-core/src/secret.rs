@@ -1,4 +1,4 @@
-//! Types that hold secrets: data keys, decrypted plaintext and the root key.
+//! Types that hold secrets: data keys, decrypted plaintext, the root key and HSM PINs.
 //!
 //! Each one prints a redaction under `Debug`, wipes its memory on drop and compares in constant
 //! time (aws-lc-rs's `verify_slices_are_equal`). They are handed out by [`Kms`](crate::Kms) and by
@@ -193,6 +193,33 @@ impl fmt::Debug for RootKey {
     }
 }
 
+/// The user PIN of a PKCS#11 token: wiped on drop, redacted under `Debug`.
+///
+/// ```
+/// let pin = kms_core::Pin::new("5678".to_string());
+/// assert_eq!(format!("{pin:?}"), "Pin(<redacted>)");
+/// ```
+#[derive(Clone)]
+pub struct Pin(Zeroizing<String>);
+
+impl Pin {
+    /// Takes ownership of the PIN; it is wiped when the `Pin` drops.
+    pub fn new(pin: String) -> Pin {
+        Pin(Zeroizing::new(pin))
+    }
+
+    /// The PIN, for logging in.
+    pub(crate) fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Pin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Pin(<redacted>)")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -204,6 +231,7 @@ mod tests {
             format!("{:?}", DataKey::from_bytes(bytes)),
             format!("{:?}", RootKey::from_bytes(bytes)),
             format!("{:?}", Plaintext::new(bytes.to_vec())),
+            format!("{:?}", Pin::new("ab171".into())),
         ];
         for text in shown {
             assert!(text.contains("redacted"), "{text}");
