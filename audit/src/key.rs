@@ -23,6 +23,11 @@ impl SealKey {
         SealKey(Zeroizing::new(bytes))
     }
 
+    /// The key's bytes, for sealing it under a root of trust; never for logs.
+    pub fn expose(&self) -> &[u8; SEAL_KEY_LEN] {
+        &self.0
+    }
+
     /// HMAC-SHA256 of `data` under this key.
     pub(crate) fn mac(&self, data: &[u8]) -> [u8; 32] {
         let Some(mut mac) = self.hmac() else {

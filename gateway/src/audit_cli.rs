@@ -12,7 +12,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::config::DEFAULT_DATA_DIR;
+use crate::config::{DEFAULT_DATA_DIR, RootOptions};
 
 /// `sealgate audit`.
 #[derive(Debug, Subcommand)]
@@ -29,6 +29,9 @@ pub struct VerifyOptions {
     /// The gateway's data dir (the audit files are in its `audit/` folder).
     #[arg(long, env = "SEALGATE_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
     pub data_dir: PathBuf,
+    /// The root of trust that opens the seal key: the gateway's.
+    #[command(flatten)]
+    pub root: RootOptions,
 }
 
 /// Options of `sealgate audit query`.
@@ -91,6 +94,8 @@ pub enum AuditCliError {
     #[error(transparent)]
     Startup(#[from] crate::startup::StartupError),
     #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
     Audit(#[from] audit::Error),
     #[error("--{name} {value:?} is not an RFC 3339 time")]
     Time { name: &'static str, value: String },
@@ -100,7 +105,8 @@ pub enum AuditCliError {
 
 /// Verifies the trail; `Ok(true)` when intact. Prints the report on standard output.
 pub fn verify(options: &VerifyOptions) -> Result<bool, AuditCliError> {
-    let root = crate::startup::open_root_existing(&options.data_dir)?;
+    let root_config = options.root.resolve()?;
+    let root = crate::startup::open_root(&root_config, &options.data_dir, false)?;
     let key = crate::startup::audit_seal_key(&options.data_dir, root.as_ref(), false)?;
     let report = audit::verify(&crate::startup::audit_dir(&options.data_dir), &key)?;
     let mut out = std::io::stdout().lock();

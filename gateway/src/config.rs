@@ -260,7 +260,7 @@ impl Config {
         validate_region("region", &region)?;
         let backend = backend_config(&data_dir, &options.backend_endpoint, &options)?;
         let audit = audit_config(&options)?;
-        let root = root_config(&options)?;
+        let root = root_config(&RootOptions::from(&options))?;
 
         Ok(Config {
             listen: options.listen.unwrap_or_else(default_listen),
@@ -276,7 +276,47 @@ impl Config {
     }
 }
 
-fn root_config(options: &ServeOptions) -> Result<RootConfig, ConfigError> {
+/// The root-of-trust options of the admin commands that open a data dir offline
+/// (`sealgate audit verify`, `sealgate migrate-root`): the same names and variables as serve's.
+#[derive(Debug, Default, Clone, clap::Args)]
+pub struct RootOptions {
+    /// `software` or `pkcs11` [default: software].
+    #[arg(long, env = "SEALGATE_ROOT_OF_TRUST")]
+    pub root_of_trust: Option<RootOfTrustKind>,
+    /// The PKCS#11 module of the HSM.
+    #[arg(long, env = "SEALGATE_PKCS11_MODULE")]
+    pub pkcs11_module: Option<PathBuf>,
+    /// The label of the HSM token.
+    #[arg(long, env = "SEALGATE_PKCS11_TOKEN_LABEL")]
+    pub pkcs11_token_label: Option<String>,
+    /// The slot of the HSM token, instead of its label.
+    #[arg(long, env = "SEALGATE_PKCS11_SLOT")]
+    pub pkcs11_slot: Option<u64>,
+    /// A file holding the token's PIN (or set SEALGATE_PKCS11_PIN).
+    #[arg(long, env = "SEALGATE_PKCS11_PIN_FILE")]
+    pub pkcs11_pin_file: Option<PathBuf>,
+}
+
+impl RootOptions {
+    /// The root of trust these options name.
+    pub fn resolve(&self) -> Result<RootConfig, ConfigError> {
+        root_config(self)
+    }
+}
+
+impl From<&ServeOptions> for RootOptions {
+    fn from(options: &ServeOptions) -> RootOptions {
+        RootOptions {
+            root_of_trust: options.root_of_trust,
+            pkcs11_module: options.pkcs11_module.clone(),
+            pkcs11_token_label: options.pkcs11_token_label.clone(),
+            pkcs11_slot: options.pkcs11_slot,
+            pkcs11_pin_file: options.pkcs11_pin_file.clone(),
+        }
+    }
+}
+
+fn root_config(options: &RootOptions) -> Result<RootConfig, ConfigError> {
     let invalid = |name, reason: &str| ConfigError::Invalid {
         name,
         reason: reason.to_owned(),

@@ -224,6 +224,8 @@ fn kms_to_s3(error: &kms_core::Error) -> S3Error {
     match error {
         kms_core::Error::Disabled { .. } => S3Error::new(Code::KmsDisabled),
         kms_core::Error::NotFound { .. } => S3Error::new(Code::KmsNotFound),
+        // The HSM went away: retryable, nothing lost.
+        kms_core::Error::RootUnavailable { .. } => S3Error::new(Code::ServiceUnavailable),
         _ => S3Error::new(Code::InternalError),
     }
 }

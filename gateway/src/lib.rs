@@ -9,6 +9,7 @@
 //! in exactly one place, [`error`]. [`kms_api`] and [`iam_api`] walk the same path for the KMS
 //! and IAM APIs.
 
+pub mod admin;
 pub mod audit_cli;
 pub mod auth;
 pub mod authz;

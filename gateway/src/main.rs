@@ -17,6 +17,10 @@ struct Cli {
 enum Command {
     /// Run the gateway (S3 API, KMS API, health endpoints).
     Serve(Box<ServeOptions>),
+    /// Move a software-rooted data dir onto an HSM (the gateway stopped); see docs/hsm.md.
+    MigrateRoot(sealgate::admin::HsmOptions),
+    /// List the HSM token's key objects and whether their values can be read (never).
+    HsmObjects(sealgate::admin::HsmOptions),
     /// Read the audit trail: verify its chain and seals, or query its events.
     #[command(subcommand)]
     Audit(sealgate::audit_cli::AuditCommand),
@@ -31,6 +35,15 @@ fn main() -> ExitCode {
         Command::Serve(options) => serve(*options),
         Command::Rewrap(options) => rewrap(&options),
         Command::Audit(command) => audit(&command),
+        Command::MigrateRoot(options) => admin(sealgate::admin::migrate_root(&options)),
+        Command::HsmObjects(options) => admin(sealgate::admin::hsm_objects(&options)),
+    }
+}
+
+fn admin(done: Result<(), sealgate::admin::AdminError>) -> ExitCode {
+    match done {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => fail(&error),
     }
 }
 

@@ -17,7 +17,7 @@ use zeroize::Zeroizing;
 use crate::auth::{Credential, IdentityCredentials, SecretKey};
 use crate::authz::Authorizer;
 use crate::backend::Backend;
-use crate::config::{AuditConfig, AuditDurability, Config};
+use crate::config::{AuditConfig, AuditDurability, Config, RootConfig, TokenChoice};
 use crate::keys::DataKeys;
 use crate::metrics::{Counted, Metrics};
 use crate::server::App;
@@ -48,6 +48,8 @@ pub enum StartupError {
     Identities(#[from] iam::Error),
     #[error("audit trail: {0}")]
     Audit(#[from] audit::Error),
+    #[error("HSM PIN: {0}")]
+    Pin(String),
     #[error("audit seal key {path}: {reason}")]
     AuditKey {
         path: std::path::PathBuf,
@@ -72,7 +74,7 @@ struct StoredCredentials {
 /// credentials, backend.
 pub async fn build(config: &Config) -> Result<Arc<App>, StartupError> {
     create_dir(&config.data_dir)?;
-    let root = open_root(&config.data_dir)?;
+    let root = open_root(&config.root, &config.data_dir, true)?;
     let kms = Arc::new(Kms::open(&config.data_dir.join("kms"), Arc::clone(&root))?);
     let default_key = kms.default_key()?;
     tracing::info!(key_id = %default_key.key_id, "default master key ready");
@@ -101,26 +103,94 @@ pub async fn build(config: &Config) -> Result<Arc<App>, StartupError> {
     }))
 }
 
-/// The root of trust: the root key in the data dir, generated on first start.
-pub fn open_root(data_dir: &Path) -> Result<Arc<dyn kms_core::RootOfTrust>, StartupError> {
-    let path = data_dir.join("root.key");
-    let (root, created) = SoftwareRoot::load_or_create(&path)?;
+/// The environment variable holding the HSM token's user PIN.
+pub const PIN_ENV: &str = "SEALGATE_PKCS11_PIN";
+
+/// The root key's file in the data dir.
+pub const ROOT_KEY_FILE: &str = "root.key";
+
+/// The root of trust `config` names. The software root is the root key in the data dir,
+/// generated on first start when `create`. The HSM root is the token; while the data dir still
+/// holds a root key (an installation moved onto the HSM with `sealgate migrate-root`), versions
+/// made under it keep opening through it, and new ones are made in the token.
+pub fn open_root(
+    config: &RootConfig,
+    data_dir: &Path,
+    create: bool,
+) -> Result<Arc<dyn kms_core::RootOfTrust>, StartupError> {
+    let path = data_dir.join(ROOT_KEY_FILE);
+    let RootConfig::Pkcs11 {
+        module,
+        token,
+        pin_file,
+    } = config
+    else {
+        if !create && !path.exists() {
+            return Err(missing(path));
+        }
+        return Ok(Arc::new(software_root(&path)?));
+    };
+    let hsm = hsm_root(module, token, pin_file.as_deref())?;
+    if !path.exists() {
+        return Ok(Arc::new(hsm));
+    }
+    tracing::info!(path = %path.display(), "root key kept for versions made before the HSM");
+    let legacy = software_root(&path)?;
+    Ok(Arc::new(kms_core::MigratingRoot::new(
+        Arc::new(hsm),
+        Arc::new(legacy),
+    )))
+}
+
+/// The HSM token, logged in.
+pub fn hsm_root(
+    module: &Path,
+    token: &TokenChoice,
+    pin_file: Option<&Path>,
+) -> Result<kms_core::Pkcs11Root, StartupError> {
+    let token = match token {
+        TokenChoice::Label(label) => kms_core::TokenSelector::Label(label.clone()),
+        TokenChoice::Slot(slot) => kms_core::TokenSelector::Slot(*slot),
+    };
+    let pin = read_pin(pin_file)?;
+    let hsm = kms_core::Pkcs11Root::open(&kms_core::Pkcs11Config::new(module, token, pin))?;
+    tracing::info!(module = %module.display(), "HSM root of trust open");
+    Ok(hsm)
+}
+
+fn software_root(path: &Path) -> Result<SoftwareRoot, StartupError> {
+    let (root, created) = SoftwareRoot::load_or_create(path)?;
     if created {
         tracing::info!(path = %path.display(), "root key generated");
     }
-    Ok(Arc::new(root))
+    Ok(root)
 }
 
-/// The root of trust of an existing data dir, for commands that read it (never creates one).
-pub fn open_root_existing(data_dir: &Path) -> Result<Arc<dyn kms_core::RootOfTrust>, StartupError> {
-    let path = data_dir.join("root.key");
-    if !path.exists() {
-        return Err(StartupError::DataDir {
-            path,
-            source: std::io::Error::from(std::io::ErrorKind::NotFound),
-        });
+fn missing(path: std::path::PathBuf) -> StartupError {
+    StartupError::DataDir {
+        path,
+        source: std::io::Error::from(std::io::ErrorKind::NotFound),
     }
-    open_root(data_dir)
+}
+
+/// The HSM PIN: from [`PIN_ENV`], else from the PIN file (its first line).
+fn read_pin(pin_file: Option<&Path>) -> Result<kms_core::Pin, StartupError> {
+    if let Ok(pin) = std::env::var(PIN_ENV) {
+        return Ok(kms_core::Pin::new(pin));
+    }
+    let Some(path) = pin_file else {
+        return Err(StartupError::Pin(format!(
+            "set {PIN_ENV} or pkcs11_pin_file"
+        )));
+    };
+    let read = std::fs::read_to_string(path).map_err(|source| StartupError::DataDir {
+        path: path.to_owned(),
+        source,
+    })?;
+    let text = Zeroizing::new(read);
+    Ok(kms_core::Pin::new(
+        text.lines().next().unwrap_or_default().to_owned(),
+    ))
 }
 
 /// Where the audit trail lives in the data dir.
@@ -155,11 +225,60 @@ const AUDIT_KEY_NAME: &str = "sealgate-audit-seal";
 /// already sealed can only be verified with the key it opens.
 const AUDIT_KEY_AAD: &[u8] = b"sealgate audit seal key v1";
 
+/// Seals `key` under a new key of the root of trust and writes it to `path`.
+fn store_seal_key(
+    path: &Path,
+    root: &dyn kms_core::RootOfTrust,
+    key: &audit::SealKey,
+) -> Result<(), StartupError> {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+    let fail = |reason: String| StartupError::AuditKey {
+        path: path.to_owned(),
+        reason,
+    };
+    let handle = root.create_version(AUDIT_KEY_NAME, 1)?;
+    let sealed = root.seal(&handle, AUDIT_KEY_AAD, key.expose().as_slice())?;
+    let stored = StoredSealKey {
+        handle: STANDARD.encode(&handle),
+        sealed: STANDARD.encode(&sealed),
+    };
+    let json = serde_json::to_vec_pretty(&stored).map_err(|e| fail(e.to_string()))?;
+    write_private(path, &json).map_err(|e| fail(e.to_string()))
+}
+
 /// The stored form of the audit seal key: a root-of-trust handle and the key sealed under it.
 #[derive(Serialize, Deserialize)]
 struct StoredSealKey {
     handle: String,
     sealed: String,
+}
+
+/// Seals the audit seal key anew under a key the root of trust makes now, unless it already is
+/// under one of the root's primary keys; returns whether it moved. Repeatable: the file is
+/// replaced atomically.
+pub fn reseal_audit_key(
+    data_dir: &Path,
+    root: &dyn kms_core::RootOfTrust,
+) -> Result<bool, StartupError> {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+    let path = data_dir.join(AUDIT_KEY_FILE);
+    let fail = |reason: String| StartupError::AuditKey {
+        path: path.clone(),
+        reason,
+    };
+    let text = std::fs::read(&path).map_err(|e| fail(e.to_string()))?;
+    let stored: StoredSealKey = serde_json::from_slice(&text).map_err(|e| fail(e.to_string()))?;
+    let handle = STANDARD
+        .decode(&stored.handle)
+        .map_err(|e| fail(e.to_string()))?;
+    if root.is_primary(&handle) {
+        return Ok(false);
+    }
+    let key = audit_seal_key(data_dir, root, false)?;
+    store_seal_key(&path, root, &key)?;
+    Ok(true)
 }
 
 /// The key that signs audit file seals: 32 random bytes made on first start, kept sealed by the
@@ -180,16 +299,9 @@ pub fn audit_seal_key(
         if !create {
             return Err(fail("missing".to_owned()));
         }
-        let key: Zeroizing<[u8; audit::SEAL_KEY_LEN]> = Zeroizing::new(rand::random());
-        let handle = root.create_version(AUDIT_KEY_NAME, 1)?;
-        let sealed = root.seal(&handle, AUDIT_KEY_AAD, key.as_slice())?;
-        let stored = StoredSealKey {
-            handle: STANDARD.encode(&handle),
-            sealed: STANDARD.encode(&sealed),
-        };
-        let json = serde_json::to_vec_pretty(&stored).map_err(|e| fail(e.to_string()))?;
-        write_private(&path, &json).map_err(|e| fail(e.to_string()))?;
-        return Ok(audit::SealKey::from_bytes(*key));
+        let key = audit::SealKey::from_bytes(rand::random());
+        store_seal_key(&path, root, &key)?;
+        return Ok(key);
     }
     let text = std::fs::read(&path).map_err(|e| fail(e.to_string()))?;
     let stored: StoredSealKey = serde_json::from_slice(&text).map_err(|e| fail(e.to_string()))?;

@@ -120,6 +120,15 @@ pub enum Error {
         source: serde_json::Error,
     },
 
+    /// An entry of the store's meta table is missing or malformed.
+    #[error("IAM store meta entry {entry} is corrupt: {reason}")]
+    CorruptMeta {
+        /// The entry (`secrets-key-handle`, ...).
+        entry: &'static str,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+
     /// The root of trust failed to make the secrets key, or to seal or open a secret.
     #[error("root of trust")]
     RootOfTrust {
@@ -159,6 +168,7 @@ impl Error {
             Error::MissingParameter { .. } => ("MissingParameter", 400),
             Error::Store { .. }
             | Error::CorruptRecord { .. }
+            | Error::CorruptMeta { .. }
             | Error::RootOfTrust { .. }
             | Error::Io { .. } => ("ServiceFailure", 500),
         }

@@ -13,13 +13,13 @@ pub(crate) fn access_key(iam: &Iam, access_key_id: &str) -> Result<Option<Access
             return Ok(None);
         };
         let user: UserRecord = records::load(r, &key.user)?;
-        Ok(Some((key, user)))
+        Ok(Some((key, user, r.secrets_key()?)))
     })?;
-    let Some((key, user)) = found else {
+    let Some((key, user, secrets_key)) = found else {
         return Ok(None);
     };
 
-    let secret = open_secret(iam, &key)?;
+    let secret = open_secret(iam, &secrets_key, &key)?;
     Ok(Some(AccessKey {
         access_key_id: key.id,
         user_arn: ids::arn(&iam.account_id, "user", &user.path, &user.name),
@@ -30,10 +30,11 @@ pub(crate) fn access_key(iam: &Iam, access_key_id: &str) -> Result<Option<Access
     }))
 }
 
-/// Opens a key's sealed secret; the id in the associated data ties it to its record.
-fn open_secret(iam: &Iam, key: &AccessKeyRecord) -> Result<Secret, Error> {
+/// Opens a key's sealed secret with the secrets key read beside it; the id in the associated
+/// data ties it to its record.
+fn open_secret(iam: &Iam, secrets_key: &[u8], key: &AccessKeyRecord) -> Result<Secret, Error> {
     let aad = secret_aad(&key.id);
-    let plain = iam.root.open(&iam.secrets_key, &aad, &key.sealed_secret)?;
+    let plain = iam.root.open(secrets_key, &aad, &key.sealed_secret)?;
     let text =
         std::str::from_utf8(plain.as_bytes()).map_err(|_| kms_core::Error::InvalidCiphertext)?;
     Ok(Secret::new(text.to_owned()))

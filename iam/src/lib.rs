@@ -8,8 +8,9 @@
 //!
 //! Where things are: `ops` holds one module per entity kind with its handlers; `store` the redb
 //! database and `records` what is in it; `params` reads and checks parameters; `render` and
-//! `xml` write responses; `secret` the secret access key; `error` the one error type and its
-//! mapping to wire errors.
+//! `xml` write responses; `secret` the secret access key; `migration` the move of the key that
+//! seals secrets to another root of trust; `error` the one error type and its mapping to wire
+//! errors.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -23,6 +24,7 @@ mod action;
 mod error;
 mod identity;
 mod ids;
+mod migration;
 mod ops;
 mod params;
 mod records;
@@ -87,8 +89,6 @@ pub struct NamedPolicy {
 pub struct Iam {
     store: Store,
     root: Arc<dyn RootOfTrust>,
-    /// The root-of-trust handle that seals secret access keys.
-    secrets_key: Vec<u8>,
     account_id: String,
     /// When the store was created: the root user's `CreateDate`.
     created: i64,
@@ -130,10 +130,34 @@ impl Iam {
         Ok(Iam {
             store,
             root,
-            secrets_key: meta.secrets_key,
             account_id: account_id.to_owned(),
             created: meta.created,
         })
+    }
+
+    /// Moves the key that seals secret access keys into the root of trust's primary (see
+    /// [`RootOfTrust::is_primary`]), when it is not there: the primary makes a new one
+    /// (`sealgate-iam-secrets`, the next version), every secret is sealed again under it and
+    /// the store switches to it, all in one transaction, so a crash leaves the old key and
+    /// secrets or the new ones (and at most an unused key in the primary). Returns whether
+    /// anything moved; a second call moves nothing. Meant to run with the gateway stopped,
+    /// through a [`MigratingRoot`](kms_core::MigratingRoot).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let root = kms_core::SoftwareRoot::new(&kms_core::RootKey::from_bytes([1; 32]))?;
+    /// let iam = iam::Iam::open(dir.path(), std::sync::Arc::new(root), "123456789012")?;
+    /// // A single root made the secrets key: nothing to move.
+    /// assert!(!iam.migrate_root()?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::RootOfTrust`] if either root fails to make the key or to open or seal a
+    /// secret, [`Error::Store`] or [`Error::CorruptRecord`] if the store fails; nothing moved.
+    pub fn migrate_root(&self) -> Result<bool, Error> {
+        self.store
+            .write(|txn| migration::migrate(txn, self.root.as_ref()))
     }
 
     /// The account id in every ARN.

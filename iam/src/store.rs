@@ -8,7 +8,9 @@
 //!
 //! Records are plain JSON: names, ids, paths and policy documents are not secret. The only
 //! secret, each access key's secret, is sealed by the root of trust before it reaches a record
-//! (see [`crate::secret`]).
+//! (see [`crate::secret`]). The handle of the secrets key that seals them is read from the
+//! meta table by the same transaction that seals or opens a secret, so a move of the secrets
+//! key to another root of trust (one transaction) is seen at once by everything after it.
 
 use std::path::Path;
 
@@ -28,6 +30,9 @@ pub(crate) const FILE_NAME: &str = "iam.redb";
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("iam-meta/v1");
 /// The `META` entry holding the root-of-trust handle that seals secrets. Frozen.
 const SECRETS_KEY_ENTRY: &str = "secrets-key-handle";
+/// The `META` entry holding the secrets key's version (u32 BE) once it has been moved to
+/// another root; absent means version 1. Frozen.
+const SECRETS_KEY_VERSION_ENTRY: &str = "secrets-key-version";
 /// The `META` entry holding the store's creation time (i64 BE Unix seconds). Frozen.
 const CREATED_ENTRY: &str = "created";
 /// The name under which the root of trust makes the secrets key. Frozen.
@@ -73,6 +78,29 @@ pub(crate) trait Read {
     /// Every raw record of `table`, by key order.
     fn raw_all(&self, table: Table) -> Result<Vec<(String, Vec<u8>)>, Error>;
 
+    /// The raw bytes of a meta entry.
+    fn meta(&self, entry: &str) -> Result<Option<Vec<u8>>, Error>;
+
+    /// The root-of-trust handle of the secrets key, as this transaction sees it.
+    fn secrets_key(&self) -> Result<Vec<u8>, Error> {
+        self.meta(SECRETS_KEY_ENTRY)?.ok_or(Error::CorruptMeta {
+            entry: SECRETS_KEY_ENTRY,
+            reason: "missing",
+        })
+    }
+
+    /// The secrets key's version: 1 until it has been moved.
+    fn secrets_key_version(&self) -> Result<u32, Error> {
+        let Some(bytes) = self.meta(SECRETS_KEY_VERSION_ENTRY)? else {
+            return Ok(1);
+        };
+        let bytes = <[u8; 4]>::try_from(bytes.as_slice()).map_err(|_| Error::CorruptMeta {
+            entry: SECRETS_KEY_VERSION_ENTRY,
+            reason: "not a u32",
+        })?;
+        Ok(u32::from_be_bytes(bytes))
+    }
+
     /// The record under `key`.
     fn get<T: DeserializeOwned>(&self, table: Table, key: &str) -> Result<Option<T>, Error> {
         self.raw(table, key)?
@@ -117,6 +145,11 @@ impl Read for ReadTransaction {
     fn raw_all(&self, table: Table) -> RawRecords {
         collect(&self.open_table(table.def())?)
     }
+
+    fn meta(&self, entry: &str) -> Result<Option<Vec<u8>>, Error> {
+        let meta = self.open_table(META)?;
+        Ok(meta.get(entry)?.map(|v| v.value().to_vec()))
+    }
 }
 
 impl Read for WriteTransaction {
@@ -128,6 +161,24 @@ impl Read for WriteTransaction {
     fn raw_all(&self, table: Table) -> RawRecords {
         collect(&self.open_table(table.def())?)
     }
+
+    fn meta(&self, entry: &str) -> Result<Option<Vec<u8>>, Error> {
+        let meta = self.open_table(META)?;
+        Ok(meta.get(entry)?.map(|v| v.value().to_vec()))
+    }
+}
+
+/// Records a new secrets key and its version. The caller has sealed every secret under it
+/// in the same transaction.
+pub(crate) fn put_secrets_key(
+    txn: &WriteTransaction,
+    handle: &[u8],
+    version: u32,
+) -> Result<(), Error> {
+    let mut meta = txn.open_table(META)?;
+    meta.insert(SECRETS_KEY_ENTRY, handle)?;
+    meta.insert(SECRETS_KEY_VERSION_ENTRY, version.to_be_bytes().as_slice())?;
+    Ok(())
 }
 
 /// Writes `value` as JSON under `key`.
@@ -152,10 +203,8 @@ pub(crate) fn delete(txn: &WriteTransaction, table: Table, key: &str) -> Result<
     Ok(())
 }
 
-/// What the store keeps about itself.
+/// What the store keeps about itself (besides the secrets key, read where it is used).
 pub(crate) struct Meta {
-    /// The root-of-trust handle that seals secrets.
-    pub secrets_key: Vec<u8>,
     /// When the store was created (the root user's `CreateDate`).
     pub created: i64,
 }
@@ -213,22 +262,14 @@ fn init(
         txn.open_table(table.def())?;
     }
     let mut meta = txn.open_table(META)?;
-    let existing = meta.get(SECRETS_KEY_ENTRY)?.map(|v| v.value().to_vec());
-    let secrets_key = match existing {
-        Some(handle) => handle,
-        None => {
-            let handle = make_key()?;
-            meta.insert(SECRETS_KEY_ENTRY, handle.as_slice())?;
-            meta.insert(CREATED_ENTRY, ids::now().to_be_bytes().as_slice())?;
-            handle
-        }
-    };
+    if meta.get(SECRETS_KEY_ENTRY)?.is_none() {
+        let handle = make_key()?;
+        meta.insert(SECRETS_KEY_ENTRY, handle.as_slice())?;
+        meta.insert(CREATED_ENTRY, ids::now().to_be_bytes().as_slice())?;
+    }
     let created = meta
         .get(CREATED_ENTRY)?
         .and_then(|v| <[u8; 8]>::try_from(v.value()).ok())
         .map_or(0, i64::from_be_bytes);
-    Ok(Meta {
-        secrets_key,
-        created,
-    })
+    Ok(Meta { created })
 }

@@ -339,6 +339,7 @@ impl Kms {
                 version: 1,
                 created,
                 origin: RotationType::Initial,
+                migrated: false,
                 handle,
             }],
         })

@@ -10,7 +10,8 @@
 //! Where things are: [`aead`] is the AES-256-GCM seam; `kms` holds [`Kms`] and the
 //! cryptographic operations, `lifecycle`, `aliases` and `rotation` the rest of the key's life;
 //! `root` the [`RootOfTrust`] seam and [`SoftwareRoot`], `pkcs11` the HSM root [`Pkcs11Root`],
-//! `migrating` the [`MigratingRoot`] that layers them; `store` and `catalog` the redb key store
+//! `migrating` the [`MigratingRoot`] that layers them and `migration` the move of an
+//! installation from one root to the other; `store` and `catalog` the redb key store
 //! and its in-memory view; `blob` the ciphertext blob format; `secret` the secret types. The
 //! frozen byte formats are described in `docs/format-kms.md`.
 #![forbid(unsafe_code)]
@@ -26,6 +27,7 @@ mod frozen;
 mod kms;
 mod lifecycle;
 mod migrating;
+mod migration;
 mod pkcs11;
 mod root;
 mod rotation;
@@ -48,5 +50,5 @@ pub use secret::{DataKey, Pin, Plaintext, RootKey};
 pub use types::{
     AliasEntry, CreateKey, DataKeySpec, Decrypted, EncryptionContext, GeneratedData,
     GeneratedDataKey, KeyListEntry, KeyMetadata, KeyRotation, KeySpec, KeyState, KeyUsage,
-    KmsOptions, Origin, RotationStatus, RotationType, Tag,
+    KmsOptions, Origin, RootMigration, RotationStatus, RotationType, Tag,
 };

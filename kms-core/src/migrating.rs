@@ -80,6 +80,12 @@ impl RootOfTrust for MigratingRoot {
     fn owns_handle(&self, handle: &[u8]) -> bool {
         self.primary.owns_handle(handle) || self.legacy.owns_handle(handle)
     }
+
+    /// The primary's handles (and, should the primary itself be layered, only its own
+    /// primary's): everything else still needs the legacy root.
+    fn is_primary(&self, handle: &[u8]) -> bool {
+        self.primary.owns_handle(handle) && self.primary.is_primary(handle)
+    }
 }
 
 #[cfg(test)]
@@ -141,6 +147,18 @@ mod tests {
             Err(Error::InvalidCiphertext)
         ));
         root.destroy(&old).unwrap();
+    }
+
+    #[test]
+    fn only_the_primary_s_handles_are_primary() {
+        let legacy = Arc::new(software(1));
+        let old = legacy.create_version("k", 1).unwrap();
+        assert!(legacy.is_primary(&old), "a single root made everything");
+        let root = MigratingRoot::new(Arc::new(Tagged(software(2))), legacy);
+        let new = root.create_version("k", 2).unwrap();
+        assert!(root.is_primary(&new));
+        assert!(!root.is_primary(&old));
+        assert!(!root.is_primary(b"zzz"));
     }
 
     #[test]

@@ -51,6 +51,16 @@ pub trait RootOfTrust: Send + Sync + fmt::Debug {
         let _ = handle;
         true
     }
+
+    /// Whether `handle` lives in the root where new versions are made, so nothing that uses
+    /// it needs another root. [`Kms::migrate_root`](crate::Kms::migrate_root) and
+    /// `Iam::migrate_root` move whatever answers false. The default answers true: a single
+    /// root made everything it is handed. A [`MigratingRoot`](crate::MigratingRoot) answers
+    /// true for its primary's handles only.
+    fn is_primary(&self, handle: &[u8]) -> bool {
+        let _ = handle;
+        true
+    }
 }
 
 /// Format byte of a software-root handle. Frozen: documented in `docs/format-kms.md`. Other

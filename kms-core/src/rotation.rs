@@ -73,17 +73,18 @@ impl Kms {
         let now = OffsetDateTime::now_utc();
         let (_, rotation) = self.change_key_with(key_ref, |rec| {
             check_usable(rec, "RotateKeyOnDemand")?;
+            // Versions made by a move to another root of trust are not the user's rotations.
             let on_demand = rec
                 .versions
                 .iter()
-                .filter(|v| v.origin == RotationType::OnDemand);
+                .filter(|v| v.origin == RotationType::OnDemand && !v.migrated);
             if on_demand.count() >= MAX_ON_DEMAND_ROTATIONS {
                 return Err(Error::LimitExceeded {
                     key_id: rec.key_id.clone(),
                     limit: "25 on-demand rotations per key",
                 });
             }
-            self.add_version(rec, RotationType::OnDemand, now)
+            self.add_version(rec, Cause::OnDemand, now)
         })?;
         Ok(rotation)
     }
@@ -146,7 +147,7 @@ impl Kms {
             if !rotation_due(rec, now) {
                 return Ok(None);
             }
-            let rotation = self.add_version(rec, RotationType::Automatic, now)?;
+            let rotation = self.add_version(rec, Cause::Scheduled, now)?;
             let period = rec
                 .rotation_period_days
                 .map(|d| i64::from(d) * SECONDS_PER_DAY);
@@ -157,10 +158,10 @@ impl Kms {
     }
 
     /// Has the root of trust make the next version and appends it to `rec` (not yet committed).
-    fn add_version(
+    pub(crate) fn add_version(
         &self,
         rec: &mut KeyRecord,
-        origin: RotationType,
+        cause: Cause,
         now: OffsetDateTime,
     ) -> Result<KeyRotation, Error> {
         let last = rec.versions.last().map_or(0, |v| v.version);
@@ -173,12 +174,34 @@ impl Kms {
         let added = VersionRecord {
             version,
             created,
-            origin,
+            origin: cause.origin(),
+            migrated: cause == Cause::RootMigration,
             handle,
         };
         let rotation = rotation_of(rec, &added);
         rec.versions.push(added);
         Ok(rotation)
+    }
+}
+
+/// Why a version is added.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Cause {
+    /// The rotation schedule came due.
+    Scheduled,
+    /// `RotateKeyOnDemand`.
+    OnDemand,
+    /// [`Kms::migrate_root`]: listed as on-demand, but not counted against its quota.
+    RootMigration,
+}
+
+impl Cause {
+    /// The rotation type the version is listed with.
+    fn origin(self) -> RotationType {
+        match self {
+            Cause::Scheduled => RotationType::Automatic,
+            Cause::OnDemand | Cause::RootMigration => RotationType::OnDemand,
+        }
     }
 }
 

@@ -186,6 +186,15 @@ pub struct KeyRotation {
     pub rotation_type: RotationType,
 }
 
+/// What [`Kms::migrate_root`](crate::Kms::migrate_root) moved into the primary root of trust.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RootMigration {
+    /// The master keys that got a new current version in the primary, in key id order.
+    pub keys_moved: Vec<String>,
+    /// Whether the store key was made anew in the primary and every record sealed under it.
+    pub store_key_moved: bool,
+}
+
 /// What `GetKeyRotationStatus` returns.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "PascalCase")]

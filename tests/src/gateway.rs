@@ -6,6 +6,7 @@
 //! panics prints the gateway's log.
 
 use crate::client::{Client, Creds};
+use crate::hsm::{self, SoftHsm};
 use crate::process::{self, Guarded};
 use crate::s3server::S3Server;
 use std::path::{Path, PathBuf};
@@ -39,6 +40,8 @@ pub struct Gateway {
     s3: Option<(String, String, Creds)>,
     /// More `sealgate serve` arguments, given on every start.
     args: Vec<String>,
+    /// The SoftHSM2 token of its root of trust; `None` for the software root.
+    hsm: Option<SoftHsm>,
 }
 
 impl Gateway {
@@ -54,9 +57,33 @@ impl Gateway {
         self.run();
     }
 
+    /// Stops the process and starts another on the same data dir, with its root of trust now
+    /// on `hsm` (or the software root).
+    pub fn restart_on(&mut self, hsm: Option<SoftHsm>) {
+        drop(self.process.take());
+        self.hsm = hsm;
+        self.run();
+    }
+
+    /// The environment for aws-cli and python clients, with the root credentials.
+    pub fn env(&self) -> crate::tools::Env {
+        crate::tools::Env {
+            endpoint: self.endpoint.clone(),
+            creds: Self::creds(),
+            region: REGION.to_owned(),
+        }
+    }
+
     /// Like [`Gateway::start`], with more `sealgate serve` arguments (`--audit-max-file-age-secs`,
     /// say), which also hold after a [`Gateway::restart`].
     pub fn start_with_args(backend: BackendKind<'_>, args: &[&str]) -> Gateway {
+        let hsm = hsm::suite_on_hsm().then(SoftHsm::create);
+        Gateway::start_on(backend, args, hsm)
+    }
+
+    /// Like [`Gateway::start_with_args`], with the root of trust on `hsm` (or the software
+    /// root), whatever `SEALGATE_TEST_ROOT_OF_TRUST` says.
+    pub fn start_on(backend: BackendKind<'_>, args: &[&str], hsm: Option<SoftHsm>) -> Gateway {
         let data_dir = tempfile::tempdir().expect("temp data dir");
         let s3 = match backend {
             BackendKind::Folder => None,
@@ -72,6 +99,7 @@ impl Gateway {
             process: None,
             s3,
             args: args.iter().map(|a| (*a).to_owned()).collect(),
+            hsm,
         };
         gateway.run();
         gateway
@@ -87,12 +115,28 @@ impl Gateway {
         let addr = format!("127.0.0.1:{}", process::free_port());
         let mut command = serve_command(&addr, self.data_dir.path(), self.s3.as_ref());
         command.args(&self.args);
+        if let Some(hsm) = &self.hsm {
+            hsm.configure(&mut command);
+        }
 
         let log = self.data_dir.path().with_extension("log");
         let mut process = Guarded::spawn(command, &log);
         process.wait_ready(&addr, "/health/ready");
         self.endpoint = format!("http://{addr}");
         self.process = Some(process);
+    }
+
+    /// The SoftHSM2 token of its root of trust, if it runs on one.
+    pub fn hsm(&self) -> Option<&SoftHsm> {
+        self.hsm.as_ref()
+    }
+
+    /// Points a `sealgate` admin command at this gateway's root of trust (for the HSM: the
+    /// token's module, label and PIN).
+    pub fn configure_root(&self, command: &mut Command) {
+        if let Some(hsm) = &self.hsm {
+            hsm.configure(command);
+        }
     }
 
     /// The gateway's data dir (the folder backend keeps objects under `objects/`).

@@ -10,6 +10,7 @@
 pub mod client;
 pub mod data;
 pub mod gateway;
+pub mod hsm;
 pub mod multipart;
 pub mod process;
 pub mod s3server;

@@ -75,6 +75,14 @@ pub fn root_arn() -> String {
 }
 
 impl Env {
+    /// The same identity and region, at another endpoint (a restarted gateway).
+    pub fn with_endpoint(&self, endpoint: &str) -> Env {
+        Env {
+            endpoint: endpoint.to_owned(),
+            ..self.clone()
+        }
+    }
+
     /// The same endpoint and region, acting as another identity.
     pub fn with_credentials(&self, access_key_id: &str, secret_access_key: &str) -> Env {
         Env {

@@ -29,15 +29,17 @@ async fn verify_names_each_kind_of_tampering() {
 }
 
 /// `sealgate audit ARGS... --data-dir DIR`, whatever its exit status.
-fn audit(data_dir: &Path, args: &[&str]) -> Output {
-    Command::new(gateway::binary())
+/// The command runs on `g`'s root of trust (its HSM token, when it has one).
+fn audit(g: &Gateway, data_dir: &Path, args: &[&str]) -> Output {
+    let mut command = Command::new(gateway::binary());
+    command
         .arg("audit")
         .args(args)
         .arg("--data-dir")
         .arg(data_dir)
-        .env_remove("SEALGATE_DATA_DIR")
-        .output()
-        .expect("run sealgate audit")
+        .env_remove("SEALGATE_DATA_DIR");
+    g.configure_root(&mut command);
+    command.output().expect("run sealgate audit")
 }
 
 /// The audit files of a data dir, oldest first.
@@ -228,16 +230,17 @@ async fn requests_in_the_trail(t: Target) {
     let creates = events.iter().filter(|e| e["action"] == "s3:CreateBucket");
     assert_eq!(creates.count(), 1);
 
-    query_finds_the_denied(&data_dir, &calls);
+    query_finds_the_denied(t.gateway(), &data_dir, &calls);
     no_secret_in_the_files(&data_dir, &[&root.creds.secret_access_key, secret, marker]);
-    assert_verifies(&data_dir, "intact: 1 files, 15 events");
+    assert_verifies(t.gateway(), &data_dir, "intact: 1 files, 15 events");
 }
 
 /// `sealgate audit query` gives exactly alice's denied calls, and her reads by action.
-fn query_finds_the_denied(data_dir: &Path, calls: &[Call]) {
+fn query_finds_the_denied(g: &Gateway, data_dir: &Path, calls: &[Call]) {
     let alice = user_arn("alice");
     let ids = |args: &[&str]| {
         let out = audit(
+            g,
             data_dir,
             &[&["query", "--principal", &alice][..], args].concat(),
         );
@@ -262,6 +265,7 @@ fn query_finds_the_denied(data_dir: &Path, calls: &[Call]) {
     let reads = want(&|c| c.who == "user" && c.action == "s3:GetObject");
     assert_eq!(ids(&["--action", "s3:Get*"]), reads);
     let table = audit(
+        g,
         data_dir,
         &["query", "--principal", &alice, "--format", "table"],
     );
@@ -380,6 +384,7 @@ async fn tampering(mut g: Gateway) {
     assert_eq!(events, 13, "{names:?}");
     let intact = copy_of(g.data_dir());
     assert_verifies(
+        &g,
         intact.path(),
         &format!("intact: {} files, {events} events", names.len()),
     );
@@ -401,18 +406,18 @@ async fn tampering(mut g: Gateway) {
     };
     let status_changed =
         edit(&|lines| lines[1] = lines[1].replace("\"status\":200", "\"status\":201"));
-    assert_broken(status_changed.path(), middle, 2);
+    assert_broken(&g, status_changed.path(), middle, 2);
     let removed = edit(&|lines| drop(lines.remove(1)));
-    assert_broken(removed.path(), middle, 2);
+    assert_broken(&g, removed.path(), middle, 2);
     let swapped = edit(&|lines| lines.swap(1, 2));
-    assert_broken(swapped.path(), middle, 2);
+    assert_broken(&g, swapped.path(), middle, 2);
     let principal = edit(&|lines| lines[0] = lines[0].replace("root", "user/nobody"));
-    assert_broken(principal.path(), middle, 1);
+    assert_broken(&g, principal.path(), middle, 1);
 
     // A whole middle file gone: the next one no longer follows.
     let without = copy_of(g.data_dir());
     std::fs::remove_file(without.path().join("audit").join(middle)).unwrap();
-    assert_broken(without.path(), &names[2], 1);
+    assert_broken(&g, without.path(), &names[2], 1);
 
     // A forged seal on the first file.
     let forged = copy_of(g.data_dir());
@@ -426,9 +431,9 @@ async fn tampering(mut g: Gateway) {
         format!("{}{flipped}{}", &body[..at], &body[at + 1..]),
     )
     .unwrap();
-    assert_broken(forged.path(), &names[0], seal_line);
+    assert_broken(&g, forged.path(), &names[0], seal_line);
 
-    assert_verifies(intact.path(), "intact: ");
+    assert_verifies(&g, intact.path(), "intact: ");
 }
 
 fn file_name(path: &Path) -> String {
@@ -456,8 +461,8 @@ fn copy_tree(from: &Path, to: &Path) {
 }
 
 #[track_caller]
-fn assert_verifies(data_dir: &Path, report: &str) {
-    let out = audit(data_dir, &["verify"]);
+fn assert_verifies(g: &Gateway, data_dir: &Path, report: &str) {
+    let out = audit(g, data_dir, &["verify"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success() && stdout.lines().any(|l| l.starts_with(report)),
@@ -467,8 +472,8 @@ fn assert_verifies(data_dir: &Path, report: &str) {
 }
 
 #[track_caller]
-fn assert_broken(data_dir: &Path, file: &str, line: u64) {
-    let out = audit(data_dir, &["verify"]);
+fn assert_broken(g: &Gateway, data_dir: &Path, file: &str, line: u64) {
+    let out = audit(g, data_dir, &["verify"]);
     let report = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),

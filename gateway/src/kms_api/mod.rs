@@ -549,16 +549,20 @@ pub struct KmsError {
 }
 
 impl KmsError {
-    fn new(kind: &'static str, message: &str) -> KmsError {
-        let status = match kind {
-            "KMSInternalException" => StatusCode::INTERNAL_SERVER_ERROR,
-            _ => StatusCode::BAD_REQUEST,
-        };
+    fn with_status(kind: &'static str, message: &str, status: StatusCode) -> KmsError {
         KmsError {
             kind,
             message: message.to_owned(),
             status,
         }
+    }
+
+    fn new(kind: &'static str, message: &str) -> KmsError {
+        let status = match kind {
+            "KMSInternalException" => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        KmsError::with_status(kind, message, status)
     }
 }
 
@@ -576,6 +580,11 @@ impl From<kms_core::Error> for KmsError {
             E::AlreadyExists { .. } => KmsError::new("AlreadyExistsException", &message),
             E::Validation { .. } => KmsError::new("ValidationException", &message),
             E::LimitExceeded { .. } => KmsError::new("LimitExceededException", &message),
+            E::RootUnavailable { .. } => {
+                tracing::error!(error = %error, "root of trust unavailable");
+                let msg = "The key store is unavailable; retry later";
+                KmsError::with_status("KMSInternalException", msg, StatusCode::SERVICE_UNAVAILABLE)
+            }
             // Root key, store, root of trust, random generator, and whatever kms-core adds.
             _ => {
                 tracing::error!(error = %error, "kms operation failed");

@@ -40,11 +40,10 @@ pub(super) fn create(iam: &Iam, req: &Request<'_>) -> Reply {
             });
         }
         let id = unused_key_id(txn)?;
-        let sealed_secret = iam.root.seal(
-            &iam.secrets_key,
-            &secret_aad(&id),
-            secret.expose().as_bytes(),
-        )?;
+        let secrets_key = txn.secrets_key()?;
+        let sealed_secret =
+            iam.root
+                .seal(&secrets_key, &secret_aad(&id), secret.expose().as_bytes())?;
         let key = AccessKeyRecord {
             id,
             user: user.name,
