@@ -66,4 +66,7 @@ cargo build -p sealgate
 step "cargo test"
 cargo test --workspace
 
+step "cargo test: the black-box suite again, on a SoftHSM2 root of trust"
+SEALGATE_TEST_ROOT_OF_TRUST=pkcs11 cargo test -p sealgate-tests
+
 step "all checks passed in $((SECONDS - started)) s"
