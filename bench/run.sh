@@ -184,6 +184,31 @@ kms_local=$(cd "$root" && cargo run --release -q -p kms-core --example kms_throu
 kms_local_gen=$(awk '/^GenerateDataKey/ { print $(NF - 1) }' <<<"$kms_local")
 kms_local_dec=$(awk '/^Decrypt/ { print $(NF - 1) }' <<<"$kms_local")
 
+echo "== KMS on a SoftHSM2 token: the same calls, over HTTP and in-process" >&2
+hsm_module=$(ls /usr/lib/softhsm/libsofthsm2.so /usr/lib/*/softhsm/libsofthsm2.so 2>/dev/null | head -n 1)
+hsm_gen=n/a hsm_dec=n/a hsm_local_gen=n/a hsm_local_dec=n/a
+if [ -n "$hsm_module" ] && command -v softhsm2-util >/dev/null; then
+    mkdir -p "$work/hsm/tokens" "$work/sealgate-hsm"
+    printf 'directories.tokendir = %s\nobjectstore.backend = file\n' "$work/hsm/tokens" \
+        >"$work/hsm/softhsm2.conf"
+    export SOFTHSM2_CONF=$work/hsm/softhsm2.conf
+    softhsm2-util --init-token --free --label bench --so-pin 1234 --pin 5678 >/dev/null
+    hsm_port=$(free_port)
+    SEALGATE_LOG_LEVEL=warn SEALGATE_ROOT_OF_TRUST=pkcs11 SEALGATE_PKCS11_MODULE=$hsm_module \
+        SEALGATE_PKCS11_TOKEN_LABEL=bench SEALGATE_PKCS11_PIN=5678 \
+        "$sealgate" serve --listen "127.0.0.1:$hsm_port" --data-dir "$work/sealgate-hsm" \
+        >"$work/sealgate-hsm.log" 2>&1 &
+    pids+=($!)
+    wait_ready "http://127.0.0.1:$hsm_port/health/ready"
+    hsm_http=$("$s3bench" "http://127.0.0.1:$hsm_port" - kms "$kms_ops" 32)
+    hsm_gen=$(value GenerateDataKey_per_second "$hsm_http")
+    hsm_dec=$(value Decrypt_per_second "$hsm_http")
+    hsm_local=$(cd "$root" && SEALGATE_PKCS11_MODULE=$hsm_module SEALGATE_PKCS11_TOKEN_LABEL=bench \
+        SEALGATE_PKCS11_PIN=5678 cargo run --release -q -p kms-core --example kms_throughput_pkcs11 20000 2)
+    hsm_local_gen=$(awk '/^GenerateDataKey/ { print $(NF - 1) }' <<<"$hsm_local")
+    hsm_local_dec=$(awk '/^Decrypt/ { print $(NF - 1) }' <<<"$hsm_local")
+fi
+
 echo "== policy evaluation: a principal with 10 policies of 10 statements, against 1 of 1" >&2
 policy_out=$(cd "$root" && cargo bench -q -p policy --bench evaluate 2>/dev/null)
 policy_base=$(awk '/^baseline/ { print $(NF - 1) }' <<<"$policy_out")
@@ -220,6 +245,8 @@ Sealgate benchmark ($(nproc) cores, ${size_mib} MiB objects, backend s3s-fs on /
 |---|---|---|---|
 | GenerateDataKey | $kms_gen | $kms_local_gen | >= 20000 over HTTP |
 | Decrypt | $kms_dec | $kms_local_dec | >= 20000 over HTTP |
+| GenerateDataKey, SoftHSM2 root | $hsm_gen | $hsm_local_gen | |
+| Decrypt, SoftHSM2 root | $hsm_dec | $hsm_local_dec | |
 
 | policy evaluation, ns per request | 1 policy of 1 statement | 10 policies of 10 statements | ratio | target |
 |---|---|---|---|---|

@@ -109,9 +109,7 @@ impl App {
     ) -> Response<ResponseBody> {
         let service = Service::of(&request);
         let draft = Arc::new(std::sync::Mutex::new(draft(&request, request_id, service)));
-        if !self.trail.is_ready() {
-            self.trail.probe();
-        }
+        self.trail.probe();
         if !self.trail.is_ready() {
             return service.unavailable(request_id);
         }
@@ -127,8 +125,13 @@ impl App {
             .finish(draft, response, || service.unavailable(request_id))
     }
 
-    /// Ready when the backend and the key store answer.
+    /// Ready when the backend and the key store answer and the audit trail can be written.
     async fn ready(&self) -> Response<ResponseBody> {
+        self.trail.probe();
+        if !self.trail.is_ready() {
+            tracing::warn!("not ready: audit trail");
+            return full(StatusCode::SERVICE_UNAVAILABLE, "audit trail unavailable\n");
+        }
         let backend = self.backend.ready().await;
         let keys = self.keys.ready();
         match (backend, keys) {
