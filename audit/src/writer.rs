@@ -145,6 +145,7 @@ impl AuditLog {
     /// [`Error::Io`] if a write, sync, seal or file creation failed: the event was not recorded
     /// and a later call tries again. [`Error::Closed`] after [`close`](AuditLog::close).
     pub fn append(&self, event: &Event) -> Result<(), Error> {
+        let body = line::encode_body(event)?;
         let mut state = self.shared.lock();
         if state.closed {
             return Err(Error::Closed);
@@ -157,7 +158,7 @@ impl AuditLog {
         state.ensure_active(&self.shared.dir)?;
 
         let was_dirty = state.dirty_since.is_some();
-        state.write_event(event, self.shared.options.durability)?;
+        state.write_event(&body, self.shared.options.durability)?;
         if !was_dirty && state.dirty_since.is_some() {
             // Only the first unsynced line starts the syncer's clock.
             self.shared.wake.notify_one();
@@ -294,8 +295,8 @@ impl State {
         Ok(())
     }
 
-    fn write_event(&mut self, event: &Event, durability: Durability) -> Result<(), Error> {
-        let line = line::encode_event(self.next_seq, &self.prev, event)?;
+    fn write_event(&mut self, body: &[u8], durability: Durability) -> Result<(), Error> {
+        let line = line::event_line(self.next_seq, &self.prev, body);
         let Some(active) = self.active.as_mut() else {
             return Err(Error::Closed);
         };

@@ -152,7 +152,10 @@ impl Trail {
             }
         }
         if let Some(size) = response.body().size_hint().exact() {
-            let mut event = lock(&draft).clone();
+            // Nothing notes on the draft once the response is ready: take it whole.
+            let mut event = Arc::try_unwrap(draft)
+                .map(|d| d.into_inner().unwrap_or_else(|e| e.into_inner()))
+                .unwrap_or_else(|shared| lock(&shared).clone());
             event.bytes_out = size;
             return match self.append(&event) {
                 Ok(()) => response,

@@ -168,6 +168,15 @@ impl Kms {
         Ok(self.metadata(&rec))
     }
 
+    /// The key id a key id, key ARN, alias name or alias ARN names: what an authorization check
+    /// or an audit event needs, without building the key's metadata.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] if nothing answers to `key_ref`.
+    pub fn key_id(&self, key_ref: &str) -> Result<String, Error> {
+        Ok(self.resolve(key_ref, Refs::KeyOrAlias)?.key_id.clone())
+    }
+
     /// A fresh 256-bit data key and its wrapped form under the key's newest version.
     ///
     /// # Errors

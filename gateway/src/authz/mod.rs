@@ -133,7 +133,11 @@ impl Authorizer {
             Principal::Root => Vec::new(),
             Principal::User { name, .. } => self.identity_policies(name)?,
         };
-        let base = base_context(who, &arn, source, user_agent);
+        // The root's requests are never evaluated: no condition keys to fill.
+        let base = match &who.principal {
+            Principal::Root => Context::new(),
+            Principal::User { .. } => base_context(who, &arn, source, user_agent),
+        };
         Ok(Grants {
             principal: who.principal.clone(),
             arn,

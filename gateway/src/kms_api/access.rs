@@ -56,8 +56,8 @@ fn resolve(
             }
             Err(_) => return Ok(None),
         },
-        Target::Key(key_ref) => match kms.describe_key(key_ref) {
-            Ok(meta) => meta.key_id,
+        Target::Key(key_ref) => match kms.key_id(key_ref) {
+            Ok(key_id) => key_id,
             Err(_) => return Ok(Some((unresolved_arn(app, key_ref), None))),
         },
     };
