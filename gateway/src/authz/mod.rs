@@ -129,14 +129,13 @@ impl Authorizer {
         user_agent: Option<&str>,
     ) -> Result<Grants, AuthzError> {
         let arn = principal_arn(&who.principal, &self.account_id);
-        let identity = match &who.principal {
-            Principal::Root => Vec::new(),
-            Principal::User { name, .. } => self.identity_policies(name)?,
-        };
-        // The root's requests are never evaluated: no condition keys to fill.
-        let base = match &who.principal {
-            Principal::Root => Context::new(),
-            Principal::User { .. } => base_context(who, &arn, source, user_agent),
+        let (identity, base) = match &who.principal {
+            // The root's requests are never evaluated: no policies to load, no keys to fill.
+            Principal::Root => (Vec::new(), Context::new()),
+            Principal::User { name, .. } => (
+                self.identity_policies(name)?,
+                base_context(who, &arn, source, user_agent),
+            ),
         };
         Ok(Grants {
             principal: who.principal.clone(),

@@ -29,6 +29,9 @@ pub async fn authorize(call: &Call<'_>) -> Result<(), Error> {
     if authz::s3::checked_by_handler(operation) {
         return Ok(());
     }
+    if call.grants.is_root() {
+        return ask(call, action, &resource, None, call.grants.base_context());
+    }
     let mut context = call.grants.context();
     authz::s3::fill_context(&mut context, &call.route, &call.parts.headers);
     let policy = match (&call.route.bucket, operation) {
