@@ -115,6 +115,8 @@ pub fn hsm_objects(options: &HsmOptions) -> Result<(), AdminError> {
             "id": hex::encode(&object.id),
             "sensitive": object.sensitive,
             "extractable": object.extractable,
+            "wrap": object.wrap,
+            "unwrap": object.unwrap,
             "value_readable": object.value_readable,
         });
         writeln!(out, "{line}")?;

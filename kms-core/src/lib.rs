@@ -41,8 +41,8 @@ pub use kms::{DEFAULT_ALIAS, Kms, MAX_PLAINTEXT_LEN};
 pub use lifecycle::DEFAULT_PENDING_WINDOW_DAYS;
 pub use migrating::MigratingRoot;
 pub use pkcs11::{
-    DEFAULT_PKCS11_SESSIONS, KeyObjectInfo, PKCS11_SEALED_FORMAT, Pkcs11Config, Pkcs11Root,
-    TokenSelector, is_pkcs11_handle,
+    DEFAULT_PKCS11_SESSIONS, KeyObjectInfo, PKCS11_SEALED_FORMAT, PKCS11_WRAPPED_FORMAT,
+    Pkcs11Config, Pkcs11Root, SealMechanism, TokenSelector, is_pkcs11_handle,
 };
 pub use root::{RootOfTrust, SoftwareRoot};
 pub use rotation::{DEFAULT_ROTATION_PERIOD_DAYS, MAX_ON_DEMAND_ROTATIONS};

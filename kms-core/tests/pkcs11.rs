@@ -93,6 +93,7 @@ softhsm_test!(
             assert!(object.sensitive, "{object:?}");
             assert!(!object.extractable, "{object:?}");
             assert!(!object.value_readable, "{object:?}");
+            assert!(!object.wrap && !object.unwrap, "{object:?}");
         }
     }
 );

@@ -42,6 +42,26 @@ impl Failure {
         }
     }
 
+    /// Judges a failed cryptoki call made at `step` while opening a sealed value: a lost
+    /// session stays lost, anything else is [`Error::InvalidCiphertext`].
+    pub(crate) fn opening(step: &'static str) -> impl FnOnce(P11Error) -> Failure {
+        move |source| match Failure::call(step)(source) {
+            lost @ Failure::Lost { .. } => lost,
+            _ => Failure::Done(Error::InvalidCiphertext),
+        }
+    }
+
+    /// Whether the token refused the call because the key object does not allow it.
+    pub(crate) fn is_not_permitted(&self) -> bool {
+        matches!(
+            self,
+            Failure::Refused {
+                source: P11Error::Pkcs11(RvError::KeyFunctionNotPermitted, _),
+                ..
+            }
+        )
+    }
+
     /// Whether a reset and a retry may cure this failure.
     pub(crate) fn is_lost(&self) -> bool {
         matches!(self, Failure::Lost { .. })
@@ -83,6 +103,8 @@ fn is_lost(err: &P11Error) -> bool {
             | RvError::CryptokiNotInitialized
             | RvError::ObjectHandleInvalid
             | RvError::KeyHandleInvalid
+            | RvError::WrappingKeyHandleInvalid
+            | RvError::UnwrappingKeyHandleInvalid
     )
 }
 
@@ -103,6 +125,7 @@ mod tests {
             RvError::DeviceRemoved,
             RvError::UserNotLoggedIn,
             RvError::CryptokiNotInitialized,
+            RvError::UnwrappingKeyHandleInvalid,
         ] {
             let failure = failure(rv);
             assert!(failure.is_lost());
@@ -120,7 +143,7 @@ mod tests {
     #[test]
     fn other_codes_are_refusals() {
         let failure = failure(RvError::MechanismInvalid);
-        assert!(!failure.is_lost());
+        assert!(!failure.is_lost() && !failure.is_not_permitted());
         assert!(matches!(
             failure.into_error(),
             Error::RootOfTrust {
@@ -128,5 +151,15 @@ mod tests {
                 reason: "C_Encrypt"
             }
         ));
+    }
+
+    #[test]
+    fn opening_hides_all_but_a_lost_session() {
+        let call = |rv| Failure::opening("C_UnwrapKey")(P11Error::Pkcs11(rv, Function::UnwrapKey));
+        assert!(call(RvError::SessionHandleInvalid).is_lost());
+        for rv in [RvError::WrappedKeyInvalid, RvError::KeyFunctionNotPermitted] {
+            assert!(matches!(call(rv), Failure::Done(Error::InvalidCiphertext)));
+        }
+        assert!(failure(RvError::KeyFunctionNotPermitted).is_not_permitted());
     }
 }

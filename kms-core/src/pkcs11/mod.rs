@@ -3,13 +3,16 @@
 //! [`Kms`](crate::Kms) hands [`Pkcs11Root`] a key id and version; the root has the token
 //! generate a sensitive, non-extractable AES key object and hands back a 20-byte handle that
 //! names it by `CKA_ID` (see `format` for the frozen layouts). Sealing and opening data keys
-//! is `CKM_AES_GCM` inside the token, so key material never leaves it. The root keeps no state
+//! is `CKM_AES_GCM` inside the token, so key material never leaves it; a token without it
+//! wraps a fresh content key per seal instead (`keywrap`, see [`SealMechanism`]), and either
+//! mode opens what the other sealed. The root keeps no state
 //! the token does not hold: a cache from `CKA_ID` to object handle, forgotten on any session
 //! or token fault, and a pool of sessions (`pool`) that is reset and reconnected once per
 //! fault before the operation is retried once.
 
 mod fault;
 mod format;
+mod keywrap;
 mod pool;
 
 use std::collections::HashMap;
@@ -17,20 +20,20 @@ use std::fmt;
 use std::path::PathBuf;
 use std::sync::{PoisonError, RwLock};
 
-use cryptoki::mechanism::Mechanism;
 use cryptoki::mechanism::aead::GcmParams;
+use cryptoki::mechanism::{Mechanism, MechanismInfo, MechanismType};
 use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
 use cryptoki::session::{Session, SessionState};
 use zeroize::Zeroizing;
 
 use self::fault::{Failure, KIND};
-use self::format::{ID_LEN, ObjectId, TAG_BITS};
+use self::format::{ID_LEN, ObjectId, TAG_BITS, WrapMechanism, Wrapped};
 use self::pool::Pool;
 use crate::aead::{KEY_LEN, NONCE_LEN};
 use crate::secret::fill_random;
 use crate::{Error, Pin, Plaintext, RootOfTrust};
 
-pub use self::format::{PKCS11_SEALED_FORMAT, is_pkcs11_handle};
+pub use self::format::{PKCS11_SEALED_FORMAT, PKCS11_WRAPPED_FORMAT, is_pkcs11_handle};
 
 /// Default number of sessions a [`Pkcs11Root`] keeps open.
 pub const DEFAULT_PKCS11_SESSIONS: usize = 4;
@@ -56,6 +59,44 @@ pub struct Pkcs11Config {
     /// How many sessions to keep open: the most operations that run at once. Default
     /// [`DEFAULT_PKCS11_SESSIONS`]; 0 counts as 1.
     pub sessions: usize,
+    /// How data keys are sealed. Default [`SealMechanism::Auto`].
+    pub mechanism: SealMechanism,
+}
+
+/// How a [`Pkcs11Root`] seals data keys. Whatever it is, the root opens both formats, so a
+/// token that gains or loses `CKM_AES_GCM` keeps opening what it sealed before.
+///
+/// ```no_run
+/// use kms_core::{Pin, Pkcs11Config, Pkcs11Root, SealMechanism, TokenSelector};
+///
+/// # fn main() -> Result<(), kms_core::Error> {
+/// let token = TokenSelector::Label("sealgate".into());
+/// let mut config = Pkcs11Config::new("/usr/lib/libhsm.so", token, Pin::new("5678".into()));
+/// config.mechanism = SealMechanism::KeyWrap;
+/// assert_eq!(Pkcs11Root::open(&config)?.mechanism(), SealMechanism::KeyWrap);
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SealMechanism {
+    /// [`Gcm`](SealMechanism::Gcm) if the token's mechanism list has `CKM_AES_GCM` for
+    /// encryption and decryption, else [`KeyWrap`](SealMechanism::KeyWrap). Decided once,
+    /// when the root opens. The default.
+    #[default]
+    Auto,
+    /// `CKM_AES_GCM` inside the token ([`PKCS11_SEALED_FORMAT`]); not checked against the
+    /// mechanism list.
+    Gcm,
+    /// A fresh content key per seal, wrapped by the token with `CKM_AES_KEY_WRAP_PAD` (RFC 5649),
+    /// or `CKM_AES_KEY_WRAP` (RFC 3394) if the token lacks it, and AES-256-GCM in software
+    /// under that content key ([`PKCS11_WRAPPED_FORMAT`]).
+    ///
+    /// The trade-off: master-key versions made in this mode have `CKA_WRAP` and `CKA_UNWRAP`
+    /// true. They stay sensitive and never leave the token, but any logged-in session may now
+    /// have them wrap any extractable key or unwrap any value into a readable session object,
+    /// and each content key is in process memory while one seal or open runs. Versions made in
+    /// GCM mode keep wrapping off, so in this mode they still seal with `CKM_AES_GCM` (format 1,
+    /// if the token can); rotate to move a key onto key wrapping.
+    KeyWrap,
 }
 
 impl Pkcs11Config {
@@ -66,6 +107,7 @@ impl Pkcs11Config {
             token,
             pin,
             sessions: DEFAULT_PKCS11_SESSIONS,
+            mechanism: SealMechanism::Auto,
         }
     }
 }
@@ -81,8 +123,27 @@ pub struct KeyObjectInfo {
     pub sensitive: bool,
     /// `CKA_EXTRACTABLE`.
     pub extractable: bool,
+    /// `CKA_WRAP`: true only for versions made in [`SealMechanism::KeyWrap`] mode.
+    pub wrap: bool,
+    /// `CKA_UNWRAP`: true only for versions made in [`SealMechanism::KeyWrap`] mode.
+    pub unwrap: bool,
     /// Whether `C_GetAttributeValue(CKA_VALUE)` returned the key's value (it must not).
     pub value_readable: bool,
+}
+
+/// How an open root seals: [`SealMechanism`] resolved against the token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    Gcm,
+    KeyWrap(WrapMechanism),
+}
+
+/// What a seal in key-wrap mode got from the token.
+enum FromToken {
+    /// The content key, wrapped.
+    Wrapped(Vec<u8>),
+    /// A whole format-1 value: the version may not wrap, so it sealed with AES-GCM.
+    Sealed(Vec<u8>),
 }
 
 /// A root of trust whose master-key versions are AES-256 key objects in a PKCS#11 token.
@@ -103,6 +164,7 @@ pub struct KeyObjectInfo {
 /// ```
 pub struct Pkcs11Root {
     config: Pkcs11Config,
+    mode: Mode,
     pool: Pool,
     objects: RwLock<HashMap<ObjectId, ObjectHandle>>,
 }
@@ -111,24 +173,43 @@ impl fmt::Debug for Pkcs11Root {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Pkcs11Root")
             .field("config", &self.config)
+            .field("mode", &self.mode)
             .finish_non_exhaustive()
     }
 }
 
 impl Pkcs11Root {
     /// Loads the module, initializes it (`CKF_OS_LOCKING_OK`), finds the token, logs in as
-    /// User and opens the pool of R/W sessions.
+    /// User, opens the pool of R/W sessions and settles the [`SealMechanism`] against the
+    /// token's mechanism list.
     ///
     /// # Errors
     /// [`Error::Pkcs11Open`] naming the step that failed (loading, `C_Initialize`, finding
-    /// the token, `C_OpenSession`, `C_Login`) with the token's error.
+    /// the token, `C_OpenSession`, `C_Login`, `C_GetMechanismList`) with the token's error,
+    /// or saying that the token has none of the mechanisms the configured mode needs.
     pub fn open(config: &Pkcs11Config) -> Result<Pkcs11Root, Error> {
         let pool = Pool::open(config).map_err(|failure| open_error(config, failure))?;
+        let mode = resolve(&pool, config.mechanism).map_err(|f| open_error(config, f))?;
+        let mode = mode.ok_or_else(|| Error::Pkcs11Open {
+            module: config.module.clone(),
+            reason: "the token offers neither CKM_AES_GCM nor CKM_AES_KEY_WRAP(_PAD)",
+            source: None,
+        })?;
         Ok(Pkcs11Root {
             config: config.clone(),
+            mode,
             pool,
             objects: RwLock::new(HashMap::new()),
         })
+    }
+
+    /// How this root seals: [`SealMechanism::Gcm`] or [`SealMechanism::KeyWrap`], never
+    /// `Auto`.
+    pub fn mechanism(&self) -> SealMechanism {
+        match self.mode {
+            Mode::Gcm => SealMechanism::Gcm,
+            Mode::KeyWrap(_) => SealMechanism::KeyWrap,
+        }
     }
 
     /// Every secret-key object the token shows this user, with what it says about itself.
@@ -199,7 +280,7 @@ impl Pkcs11Root {
         // A fresh CKA_ID per attempt: an object the token made before a lost answer is
         // left unused rather than sharing an id with the retry's.
         let id = random::<ID_LEN>().map_err(Failure::Done)?;
-        let template = key_template(label, &id);
+        let template = key_template(label, &id, self.mode);
         let object = session.generate_key(&Mechanism::AesKeyGen, &template);
         let object = object.map_err(Failure::call("C_GenerateKey"))?;
         self.remember(id, object);
@@ -235,14 +316,55 @@ impl Pkcs11Root {
     ) -> Result<Plaintext, Failure> {
         let object = self.key_object(session, id)?;
         let mut iv = iv;
-        let invalid = |_| Failure::Done(Error::InvalidCiphertext);
-        let params = GcmParams::new(&mut iv, aad, TAG_BITS.into()).map_err(invalid)?;
+        let params = GcmParams::new(&mut iv, aad, TAG_BITS.into());
+        let params = params.map_err(|_| Failure::Done(Error::InvalidCiphertext))?;
         let plain = session.decrypt(&Mechanism::AesGcm(params), object, body);
-        let plain = plain.map_err(|err| match Failure::call("C_Decrypt")(err) {
-            lost @ Failure::Lost { .. } => lost,
-            _ => Failure::Done(Error::InvalidCiphertext),
+        Ok(Plaintext::new(
+            plain.map_err(Failure::opening("C_Decrypt"))?,
+        ))
+    }
+
+    /// Seals in key-wrap mode: format 2, or format 1 for a version that may not wrap.
+    fn seal_wrapped(
+        &self,
+        id: &ObjectId,
+        mechanism: WrapMechanism,
+        aad: &[u8],
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, Error> {
+        let key = keywrap::content_key()?;
+        let from_token = self.run(|session| {
+            let master = self.key_object(session, id)?;
+            if let Some(wrapped) = keywrap::wrap(session, master, mechanism, &key)? {
+                return Ok(FromToken::Wrapped(wrapped));
+            }
+            let (iv, body) = self.encrypt(session, id, aad, plaintext)?;
+            Ok(FromToken::Sealed(format::sealed(&iv, &body)))
         })?;
-        Ok(Plaintext::new(plain))
+
+        let wrapped = match from_token {
+            FromToken::Wrapped(wrapped) => wrapped,
+            FromToken::Sealed(sealed) => return Ok(sealed),
+        };
+        let header = format::wrapped_header(mechanism, &wrapped).ok_or(Error::RootOfTrust {
+            kind: KIND,
+            reason: "the token wrapped a content key into more than 65535 bytes",
+        })?;
+        keywrap::seal(&key, header, aad, plaintext)
+    }
+
+    /// Opens a format-2 value: the token unwraps the content key, software does the rest.
+    fn open_wrapped(
+        &self,
+        id: &ObjectId,
+        parts: &Wrapped<'_>,
+        aad: &[u8],
+    ) -> Result<Plaintext, Error> {
+        let key = self.run(|session| {
+            let master = self.key_object(session, id)?;
+            keywrap::unwrap(session, master, parts.mechanism, parts.wrapped_key)
+        })?;
+        keywrap::open(&key, parts, aad)
     }
 
     /// Destroys every object with `CKA_ID` `id`; none at all is success.
@@ -269,12 +391,19 @@ impl RootOfTrust for Pkcs11Root {
 
     fn seal(&self, handle: &[u8], aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, Error> {
         let id = parse_handle(handle)?;
+        if let Mode::KeyWrap(mechanism) = self.mode {
+            return self.seal_wrapped(&id, mechanism, aad, plaintext);
+        }
         let (iv, body) = self.run(|session| self.encrypt(session, &id, aad, plaintext))?;
         Ok(format::sealed(&iv, &body))
     }
 
     fn open(&self, handle: &[u8], aad: &[u8], sealed: &[u8]) -> Result<Plaintext, Error> {
         let id = parse_handle(handle)?;
+        // Both formats, whatever the mode: the token may have gained or lost CKM_AES_GCM.
+        if let Some(parts) = format::split_wrapped(sealed) {
+            return self.open_wrapped(&id, &parts, aad);
+        }
         let (iv, body) = format::split_sealed(sealed).ok_or(Error::InvalidCiphertext)?;
         self.run(|session| self.decrypt(session, &id, aad, iv, body))
     }
@@ -290,8 +419,10 @@ impl RootOfTrust for Pkcs11Root {
 }
 
 /// The template of a version's key object: a 256-bit AES token object that only encrypts
-/// and decrypts, is private and sensitive, and never leaves the token.
-fn key_template(label: &str, id: &ObjectId) -> Vec<Attribute> {
+/// and decrypts, is private and sensitive, and never leaves the token. In key-wrap mode it
+/// also wraps and unwraps: the trade-off is told at [`SealMechanism::KeyWrap`].
+fn key_template(label: &str, id: &ObjectId, mode: Mode) -> Vec<Attribute> {
+    let wraps = matches!(mode, Mode::KeyWrap(_));
     vec![
         Attribute::Class(ObjectClass::SECRET_KEY),
         Attribute::KeyType(KeyType::AES),
@@ -302,14 +433,37 @@ fn key_template(label: &str, id: &ObjectId) -> Vec<Attribute> {
         Attribute::Extractable(false),
         Attribute::Encrypt(true),
         Attribute::Decrypt(true),
-        Attribute::Wrap(false),
-        Attribute::Unwrap(false),
+        Attribute::Wrap(wraps),
+        Attribute::Unwrap(wraps),
         Attribute::Sign(false),
         Attribute::Verify(false),
         Attribute::Derive(false),
         Attribute::Label(label.as_bytes().to_vec()),
         Attribute::Id(id.to_vec()),
     ]
+}
+
+/// The mode `wanted` comes to on this token, or `None` if it has no mechanism for it.
+fn resolve(pool: &Pool, wanted: SealMechanism) -> Result<Option<Mode>, Failure> {
+    let gcm = |info: MechanismInfo| info.encrypt() && info.decrypt();
+    let wraps = |info: MechanismInfo| info.wrap() && info.unwrap();
+    match wanted {
+        SealMechanism::Gcm => return Ok(Some(Mode::Gcm)),
+        SealMechanism::Auto if pool.mechanism(MechanismType::AES_GCM)?.is_some_and(gcm) => {
+            return Ok(Some(Mode::Gcm));
+        }
+        SealMechanism::Auto | SealMechanism::KeyWrap => {}
+    }
+    if pool
+        .mechanism(MechanismType::AES_KEY_WRAP_PAD)?
+        .is_some_and(wraps)
+    {
+        return Ok(Some(Mode::KeyWrap(WrapMechanism::Pad)));
+    }
+    let plain = pool
+        .mechanism(MechanismType::AES_KEY_WRAP)?
+        .is_some_and(wraps);
+    Ok(plain.then_some(Mode::KeyWrap(WrapMechanism::Plain)))
 }
 
 /// Secret-key objects with `CKA_ID` `id`. Finding none while logged out is a lost login,
@@ -346,6 +500,8 @@ fn describe(session: &Session, object: ObjectHandle) -> Result<KeyObjectInfo, Fa
         AttributeType::Id,
         AttributeType::Sensitive,
         AttributeType::Extractable,
+        AttributeType::Wrap,
+        AttributeType::Unwrap,
     ];
     let attributes = session.get_attributes(object, &wanted);
     let attributes = attributes.map_err(Failure::call("C_GetAttributeValue"))?;
@@ -354,6 +510,8 @@ fn describe(session: &Session, object: ObjectHandle) -> Result<KeyObjectInfo, Fa
         id: Vec::new(),
         sensitive: false,
         extractable: true,
+        wrap: true,
+        unwrap: true,
         value_readable: value_readable(session, object)?,
     };
     for attribute in attributes {
@@ -362,6 +520,8 @@ fn describe(session: &Session, object: ObjectHandle) -> Result<KeyObjectInfo, Fa
             Attribute::Id(id) => info.id = id,
             Attribute::Sensitive(on) => info.sensitive = on,
             Attribute::Extractable(on) => info.extractable = on,
+            Attribute::Wrap(on) => info.wrap = on,
+            Attribute::Unwrap(on) => info.unwrap = on,
             _ => {}
         }
     }

@@ -11,6 +11,7 @@ use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use cryptoki::error::{Error as P11Error, RvError};
+use cryptoki::mechanism::{MechanismInfo, MechanismType};
 use cryptoki::session::{Session, UserType};
 use cryptoki::slot::Slot;
 use cryptoki::types::AuthPin;
@@ -75,6 +76,24 @@ impl Pool {
             _ => self.give_back(session, generation),
         }
         result
+    }
+
+    /// What the token says it does with mechanism `ty`, or `None` if `C_GetMechanismList`
+    /// does not list it.
+    pub(super) fn mechanism(&self, ty: MechanismType) -> Result<Option<MechanismInfo>, Failure> {
+        let slot = self.lock().slot.ok_or(Failure::Lost {
+            step: "find the token",
+            source: None,
+        })?;
+        let listed = self.ctx.get_mechanism_list(slot);
+        if !listed
+            .map_err(Failure::call("C_GetMechanismList"))?
+            .contains(&ty)
+        {
+            return Ok(None);
+        }
+        let info = self.ctx.get_mechanism_info(slot, ty);
+        info.map(Some).map_err(Failure::call("C_GetMechanismInfo"))
     }
 
     /// Opens sessions until the pool is full.

@@ -12,7 +12,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use kms_core::{Pin, Pkcs11Config, Pkcs11Root, TokenSelector};
+use kms_core::{Pin, Pkcs11Config, Pkcs11Root, SealMechanism, TokenSelector};
 
 /// Debian's SoftHSM2 module.
 pub const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
@@ -55,6 +55,13 @@ impl Token {
     /// A root over this token with the default pool.
     pub fn root(&self) -> Pkcs11Root {
         Pkcs11Root::open(&self.config(kms_core::DEFAULT_PKCS11_SESSIONS)).unwrap()
+    }
+
+    /// A root over this token with the default pool, sealing with `mechanism`.
+    pub fn root_with(&self, mechanism: SealMechanism) -> Pkcs11Root {
+        let mut config = self.config(kms_core::DEFAULT_PKCS11_SESSIONS);
+        config.mechanism = mechanism;
+        Pkcs11Root::open(&config).unwrap()
     }
 }
 
