@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use sealgate_tests::gateway::{self, BackendKind, Gateway};
 use sealgate_tests::hsm::SoftHsm;
-use sealgate_tests::tools::describe;
+use sealgate_tests::tools::{Env, describe};
 use serde_json::Value;
 
 /// `sealgate ARGS... --data-dir DIR` on `hsm`'s token.
@@ -175,22 +175,7 @@ async fn a_software_installation_moves_onto_the_hsm() {
 
     // On the token, with the root key kept for the old versions: everything reads.
     g.restart_on(Some(hsm));
-    let client = g.client();
-    assert_eq!(
-        client.get("moving", "default").send().await.body,
-        "under the default key"
-    );
-    assert_eq!(client.get("moving", "kms").send().await.status, 200);
-    let alice = alice.with_endpoint(&g.endpoint);
-    let read = alice.aws(&[
-        "s3api",
-        "head-object",
-        "--bucket",
-        "moving",
-        "--key",
-        "default",
-    ]);
-    assert!(read.status.success(), "{}", describe(&read));
+    everything_reads(&g, &alice).await;
 
     // Every object re-wrapped under its key's version in the token; then the root key retires.
     let rewrap = Command::new(gateway::binary())
@@ -200,8 +185,6 @@ async fn a_software_installation_moves_onto_the_hsm() {
         .output()
         .expect("run sealgate rewrap");
     assert!(rewrap.status.success(), "{}", describe(&rewrap));
-    let hsm = g.hsm().map(|_| ());
-    assert!(hsm.is_some());
     g.stop();
     std::fs::rename(
         g.data_dir().join("root.key"),
@@ -209,11 +192,16 @@ async fn a_software_installation_moves_onto_the_hsm() {
     )
     .expect("retire the root key");
     g.restart();
+    assert!(g.hsm().is_some());
+    everything_reads(&g, &alice).await;
+    let _ = std::fs::remove_file(g.data_dir().with_extension("retired-root.key"));
+}
+
+/// The migration test's objects read, as root and as alice (whose secret the token now seals).
+async fn everything_reads(g: &Gateway, alice: &Env) {
     let client = g.client();
-    assert_eq!(
-        client.get("moving", "default").send().await.body,
-        "under the default key"
-    );
+    let body = client.get("moving", "default").send().await.body;
+    assert_eq!(body, "under the default key");
     assert_eq!(client.get("moving", "kms").send().await.status, 200);
     let alice = alice.with_endpoint(&g.endpoint);
     let read = alice.aws(&[
@@ -225,5 +213,4 @@ async fn a_software_installation_moves_onto_the_hsm() {
         "default",
     ]);
     assert!(read.status.success(), "{}", describe(&read));
-    let _ = std::fs::remove_file(g.data_dir().with_extension("retired-root.key"));
 }
