@@ -139,18 +139,40 @@ pub async fn put_encryption(
     call.app.backend.head_bucket(bucket).await?;
 
     let stored = bytes::Bytes::from(config.to_xml());
+    write_config(call, bucket, ENCRYPTION_RECORD, stored).await?;
+    Ok(empty(StatusCode::OK))
+}
+
+/// Writes one of the bucket's configuration records (its default encryption, its policy).
+pub(super) async fn write_config(
+    call: &Call<'_>,
+    bucket: &str,
+    name: &str,
+    document: bytes::Bytes,
+) -> Result<(), Error> {
     let meta = [(
         super::meta::FORMAT.to_owned(),
         super::meta::FORMAT_VERSION.to_owned(),
     )]
     .into();
-    let len = stored.len() as u64;
-    let body = super::object::single(stored);
-    call.app
-        .records
-        .put(bucket, ENCRYPTION_RECORD, &meta, len, body)
-        .await?;
-    Ok(empty(StatusCode::OK))
+    let len = document.len() as u64;
+    let body = super::object::single(document);
+    call.app.records.put(bucket, name, &meta, len, body).await?;
+    Ok(())
+}
+
+/// One of the bucket's configuration records, if it has it.
+pub(super) async fn read_config(
+    call: &Call<'_>,
+    bucket: &str,
+    name: &str,
+) -> Result<Option<bytes::Bytes>, Error> {
+    let (stored, _, body) = match call.app.records.get(bucket, name, None).await {
+        Ok(found) => found,
+        Err(crate::backend::BackendError::NoSuchKey { .. }) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    Ok(Some(super::object::collect(body, stored.size).await?))
 }
 
 /// GetBucketEncryption.
@@ -208,12 +230,9 @@ async fn read_encryption(
     call: &Call<'_>,
     bucket: &str,
 ) -> Result<Option<xml::ServerSideEncryptionConfiguration>, Error> {
-    let (stored, _, body) = match call.app.records.get(bucket, ENCRYPTION_RECORD, None).await {
-        Ok(found) => found,
-        Err(crate::backend::BackendError::NoSuchKey { .. }) => return Ok(None),
-        Err(e) => return Err(e.into()),
+    let Some(bytes) = read_config(call, bucket, ENCRYPTION_RECORD).await? else {
+        return Ok(None);
     };
-    let bytes = super::object::collect(body, stored.size).await?;
     let config = xml::ServerSideEncryptionConfiguration::parse(&bytes)
         .map_err(|e| Error::corrupt(bucket, ENCRYPTION_RECORD, e))?;
     Ok(Some(config))

@@ -30,17 +30,7 @@ pub async fn put(
     check(text)?;
     call.app.backend.head_bucket(bucket).await?;
 
-    let meta = [(
-        super::meta::FORMAT.to_owned(),
-        super::meta::FORMAT_VERSION.to_owned(),
-    )]
-    .into();
-    let len = document.len() as u64;
-    let body = super::object::single(document);
-    call.app
-        .records
-        .put(bucket, POLICY_RECORD, &meta, len, body)
-        .await?;
+    super::bucket::write_config(call, bucket, POLICY_RECORD, document).await?;
     tracing::info!(bucket, "bucket policy set");
     Ok(empty(StatusCode::NO_CONTENT))
 }
@@ -90,14 +80,13 @@ pub async fn delete(call: &Call<'_>, bucket: &str) -> Result<Response<ResponseBo
 
 /// The bucket's policy document, if it has one.
 pub async fn read(call: &Call<'_>, bucket: &str) -> Result<Option<String>, Error> {
-    let (stored, _, body) = match call.app.records.get(bucket, POLICY_RECORD, None).await {
-        Ok(found) => found,
-        Err(crate::backend::BackendError::NoSuchKey { .. }) => return Ok(None),
+    let bytes = match super::bucket::read_config(call, bucket, POLICY_RECORD).await {
+        Ok(Some(bytes)) => bytes,
+        Ok(None) => return Ok(None),
         // A request on a missing bucket fails with NoSuchBucket in its handler, if allowed.
-        Err(crate::backend::BackendError::NoSuchBucket { .. }) => return Ok(None),
-        Err(e) => return Err(e.into()),
+        Err(Error::Backend(crate::backend::BackendError::NoSuchBucket { .. })) => return Ok(None),
+        Err(e) => return Err(e),
     };
-    let bytes = super::object::collect(body, stored.size).await?;
     let text = String::from_utf8(bytes.to_vec())
         .map_err(|_| Error::corrupt(bucket, POLICY_RECORD, "not UTF-8"))?;
     Ok(Some(text))
