@@ -136,37 +136,28 @@ fn collect(table: &impl ReadableTable<&'static str, &'static [u8]>) -> RawRecord
 
 type RawRecords = Result<Vec<(String, Vec<u8>)>, Error>;
 
-impl Read for ReadTransaction {
-    fn raw(&self, table: Table, key: &str) -> Result<Option<Vec<u8>>, Error> {
-        let table = self.open_table(table.def())?;
-        Ok(table.get(key)?.map(|v| v.value().to_vec()))
-    }
+/// Both kinds of transaction read alike: redb gives them the same `open_table`.
+macro_rules! impl_read {
+    ($($transaction:ty),*) => {$(
+        impl Read for $transaction {
+            fn raw(&self, table: Table, key: &str) -> Result<Option<Vec<u8>>, Error> {
+                let table = self.open_table(table.def())?;
+                Ok(table.get(key)?.map(|v| v.value().to_vec()))
+            }
 
-    fn raw_all(&self, table: Table) -> RawRecords {
-        collect(&self.open_table(table.def())?)
-    }
+            fn raw_all(&self, table: Table) -> RawRecords {
+                collect(&self.open_table(table.def())?)
+            }
 
-    fn meta(&self, entry: &str) -> Result<Option<Vec<u8>>, Error> {
-        let meta = self.open_table(META)?;
-        Ok(meta.get(entry)?.map(|v| v.value().to_vec()))
-    }
+            fn meta(&self, entry: &str) -> Result<Option<Vec<u8>>, Error> {
+                let meta = self.open_table(META)?;
+                Ok(meta.get(entry)?.map(|v| v.value().to_vec()))
+            }
+        }
+    )*};
 }
 
-impl Read for WriteTransaction {
-    fn raw(&self, table: Table, key: &str) -> Result<Option<Vec<u8>>, Error> {
-        let table = self.open_table(table.def())?;
-        Ok(table.get(key)?.map(|v| v.value().to_vec()))
-    }
-
-    fn raw_all(&self, table: Table) -> RawRecords {
-        collect(&self.open_table(table.def())?)
-    }
-
-    fn meta(&self, entry: &str) -> Result<Option<Vec<u8>>, Error> {
-        let meta = self.open_table(META)?;
-        Ok(meta.get(entry)?.map(|v| v.value().to_vec()))
-    }
-}
+impl_read!(ReadTransaction, WriteTransaction);
 
 /// Records a new secrets key and its version. The caller has sealed every secret under it
 /// in the same transaction.
@@ -182,6 +173,24 @@ pub(crate) fn put_secrets_key(
 }
 
 /// Writes `value` as JSON under `key`.
+/// Puts `value` under the folded form of `name`, unless that name is taken (names are unique
+/// without case): then `AlreadyExists` naming `entity` (`User`, `Group`, `Policy`).
+pub(crate) fn insert_new<T: Serialize>(
+    txn: &WriteTransaction,
+    (table, entity): (Table, &'static str),
+    name: &str,
+    value: &T,
+) -> Result<(), Error> {
+    let key = ids::fold(name);
+    if txn.raw(table, &key)?.is_some() {
+        return Err(Error::AlreadyExists {
+            entity,
+            name: name.to_owned(),
+        });
+    }
+    put(txn, table, &key, value)
+}
+
 pub(crate) fn put<T: Serialize>(
     txn: &WriteTransaction,
     table: Table,

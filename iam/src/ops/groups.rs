@@ -23,15 +23,8 @@ pub(super) fn create(iam: &Iam, req: &Request<'_>) -> Reply {
         policies: PolicySet::default(),
     };
 
-    iam.store.write(|txn| {
-        if txn.raw(Table::Groups, &fold(name))?.is_some() {
-            return Err(Error::AlreadyExists {
-                entity: "Group",
-                name: name.to_owned(),
-            });
-        }
-        records::save(txn, &group)
-    })?;
+    iam.store
+        .write(|txn| store::insert_new(txn, (Table::Groups, "Group"), name, &group))?;
     reply(|x| {
         x.nest("Group", |g| render::group(g, &iam.account_id, &group));
     })

@@ -41,15 +41,8 @@ pub(super) fn create(iam: &Iam, req: &Request<'_>) -> Reply {
         updated: now,
     };
 
-    iam.store.write(|txn| {
-        if txn.raw(Table::Policies, &fold(name))?.is_some() {
-            return Err(Error::AlreadyExists {
-                entity: "Policy",
-                name: name.to_owned(),
-            });
-        }
-        store::put(txn, Table::Policies, &fold(name), &policy)
-    })?;
+    iam.store
+        .write(|txn| store::insert_new(txn, (Table::Policies, "Policy"), name, &policy))?;
     reply(|x| {
         x.nest("Policy", |p| {
             render::policy(p, &iam.account_id, &policy, 0, true)

@@ -18,15 +18,8 @@ pub(super) fn create(iam: &Iam, req: &Request<'_>) -> Reply {
         policies: PolicySet::default(),
     };
 
-    iam.store.write(|txn| {
-        if txn.raw(Table::Users, &fold(name))?.is_some() {
-            return Err(Error::AlreadyExists {
-                entity: "User",
-                name: name.to_owned(),
-            });
-        }
-        records::save(txn, &user)
-    })?;
+    iam.store
+        .write(|txn| store::insert_new(txn, (Table::Users, "User"), name, &user))?;
     reply(|x| {
         x.nest("User", |u| render::user(u, &iam.account_id, &user));
     })
